@@ -1,0 +1,33 @@
+"""Stage `download`: fetch or generate the raw dataset and write the normalised items file.
+
+Every source writes the same layout (see `stages.items`): `data/raw/items.json` and the
+images it points to under `data/raw/images/`, so later stages never know which source ran.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from stages.common import StrictModel, read_params, run_stage
+from stages.items import ITEMS_FILE, RAW_DIR, write_items
+from stages.sources import sample
+
+
+class DownloadParams(StrictModel):
+    source: Literal["sample"]
+    sample: sample.Params
+
+
+SOURCES = {"sample": sample}
+
+
+def main() -> None:
+    params = read_params("download", DownloadParams)
+    source = SOURCES[params.source]
+    items = source.fetch(getattr(params, params.source), RAW_DIR)
+    write_items(ITEMS_FILE, items)
+    print(f"download: {len(items)} items from source '{params.source}' -> {ITEMS_FILE}")
+
+
+if __name__ == "__main__":
+    run_stage(main)

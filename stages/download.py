@@ -10,15 +10,17 @@ from typing import Literal
 
 from stages.common import StrictModel, read_params, run_stage
 from stages.items import ITEMS_FILE, RAW_DIR, write_items
-from stages.sources import sample
+from stages.sources import feidegger, labelled, sample
 
 
 class DownloadParams(StrictModel):
-    source: Literal["sample"]
+    source: Literal["sample", "feidegger", "labelled"]
     sample: sample.Params
+    feidegger: feidegger.Params
+    labelled: labelled.Params
 
 
-SOURCES = {"sample": sample}
+SOURCES = {"sample": sample, "feidegger": feidegger, "labelled": labelled}
 
 
 def main() -> None:

@@ -1,0 +1,535 @@
+"""Offline German->English translation of fashion descriptions with a word lexicon.
+
+The lexicon `stages/resources/glossary_de_en.tsv` has one entry a line: German word, English,
+part of speech (see `POS_TAGS`). A German word may have one entry per part of speech; an exact
+match takes the first. English for a noun may give an irregular plural as `leaf|leaves`; an
+English `-` means the word has no English counterpart and is left out (`sich`).
+
+Each word of a description is looked up on its own (German word order stays, which is fine
+for extracting nouns and adjectives) in this order:
+1. the folded form: lower case, umlauts and ß written out (Ärmel, aermel, AERMEL -> aermel),
+   hyphens removed (V-Ausschnitt, V-ausschnitt);
+2. inflected forms: adjective endings (blaue, blauen -> blau), noun plurals and dative
+   plurals with umlaut (Knöpfen -> Knopf, Kleider -> Kleid), which give the English plural;
+3. compounds of known parts with linking s/n/en/es (Spitzeneinsatz -> lace insert,
+   Seitentaschen -> side pockets, knielang -> knee-length);
+4. a typing slip of one letter (Kleeid, Klied), common in crowd-written text;
+5. hyphenated words part by part; anything else passes through unchanged.
+Then the neighbours settle what one word cannot: plural or singular (die Ärmel sind), a
+genitive (Mitte der Waden), a separable verb particle (sieht ... aus), a/an and capitals.
+Multi-word entries (handelt sich um) replace word-by-word readings. Results are memoised per
+distinct word and per distinct text, so a large corpus costs little more than its vocabulary.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+from stages.common import PipelineError
+
+LEXICON_FILE = Path(__file__).parent / "resources" / "glossary_de_en.tsv"
+HEADER = ("german", "english", "pos")
+
+POS_TAGS = {
+    "noun": "countable noun (takes an English plural)",
+    "mass": "uncountable noun (lace, cotton): never pluralised",
+    "adj": "adjective or participle used as one",
+    "adv": "adverb that carries content (oben, vorne)",
+    "verb": "verb form",
+    "num": "number or quantity",
+    "prefix": "first part of compounds only (Wickel-, Zier-)",
+    "suffix": "last part of compounds only; English -x is hyphenated, +x is glued on",
+    "art": "article or determiner",
+    "pron": "pronoun",
+    "prep": "preposition",
+    "conj": "conjunction",
+    "aux": "auxiliary or modal verb",
+    "part": "particle or function adverb (nicht, sehr)",
+}
+FUNCTION_POS = frozenset({"art", "pron", "prep", "conj", "aux", "part"})
+NOUN_POS = frozenset({"noun", "mass"})
+MODIFIER_POS = frozenset({"noun", "mass", "adj", "prefix", "num"})
+HEAD_POS = frozenset({"noun", "mass", "adj", "suffix"})
+SUFFIX_POS = frozenset({"suffix"})
+STANDALONE_POS = frozenset(POS_TAGS) - {"suffix"}
+TYPO_POS = STANDALONE_POS - {"prefix"}
+OMIT = "-"
+
+# A word: letters and digits (or a fraction such as 3/4), possibly joined by hyphens.
+WORD = re.compile(r"((?:\d+/\d+|[^\W_]+)(?:-(?:\d+/\d+|[^\W_]+))*)")
+ALPHABETIC = re.compile(r"[^\W\d_]+(?:-[^\W\d_]+)*")
+SENTENCE_END = re.compile(r"[.!?]")
+CLAUSE_END = re.compile(r"[.,;:!?)]")
+FOLDING = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss", "-": ""})
+UMLAUTS = (("aeu", "au"), ("ae", "a"), ("oe", "o"), ("ue", "u"))
+
+MIN_PART = 3  # shortest compound part, so that short words never split into noise
+MIN_TYPO_LENGTH = 4  # shorter words are too close to each other to guess a typing slip
+LETTERS = "abcdefghijklmnopqrstuvwxyzäöüß"
+NOUN_ENDINGS = (  # ending, German number, whether the stem may carry a plural umlaut
+    ("n", "pl", False),
+    ("en", "pl", True),
+    ("e", "pl", True),
+    ("er", "pl", True),
+    ("ern", "pl", True),
+    ("s", "pl-or-genitive", False),
+    ("es", "sg", False),
+    ("", "pl", True),
+)
+ADJECTIVE_ENDINGS = ("e", "en", "er", "es", "em", "ere", "eren", "erer", "eres", "erem")
+VERB_ENDINGS = (("t", "en"), ("et", "en"), ("e", "en"), ("st", "en"))
+LINKS = ("s", "es", "n", "en", "e", "er", "ns")  # between the parts of a compound
+SAME_PLURAL_ENDINGS = ("el", "er", "en", "chen", "lein")  # Ärmel, Träger, Kragen, Knöpfchen
+PLURAL_VERBS = frozenset(
+    {"sind", "haben", "waren", "hatten", "wirken", "reichen", "enden", "gehen", "sitzen"}
+    | {"liegen", "fallen", "haengen"}
+)
+PLURAL_DETERMINERS = frozenset(  # folded, as they are compared with folded words
+    {"zwei", "drei", "vier", "fuenf", "sechs", "sieben", "acht", "zehn", "beide", "beiden"}
+    | {"alle", "allen", "viele", "vielen", "einige", "einigen", "mehrere", "mehreren"}
+    | {"wenige", "wenigen", "paar", "zahlreiche", "zahlreichen"}
+)
+PLURAL_ARTICLES = frozenset({"die", "keine", "meine", "ihre", "seine", "diese"})
+GENITIVE_ARTICLES = frozenset({"des", "eines", "keines", "dieses", "ihres", "seines"})
+SEPARABLE_PARTICLES = frozenset({"an", "aus", "ab", "auf", "zu", "hervor", "vor", "zusammen"})
+VOWELS = "aeiouAEIOU"
+
+
+def fold(word: str) -> str:
+    """The lookup key of a German word: lower case, umlauts written out, no hyphens."""
+    return word.lower().translate(FOLDING)
+
+
+def remove_umlaut(stem: str) -> str:
+    """The stem with its last umlaut undone (knoepf -> knopf), or '' when it has none."""
+    positions = [(stem.rfind(umlaut), umlaut, plain) for umlaut, plain in UMLAUTS]
+    at, umlaut, plain = max(positions, key=lambda found: found[0])
+    if at < 0:
+        return ""
+    return stem[:at] + plain + stem[at + len(umlaut) :]
+
+
+def pluralise(english: str) -> str:
+    """English plural of a noun phrase: its last word gets -s, -es or -ies."""
+    head, _, last = english.rpartition(" ")
+    if re.search(r"(s|x|z|ch|sh)$", last):
+        last += "es"
+    elif re.search(r"[^aeiou]y$", last):
+        last = last[:-1] + "ies"
+    else:
+        last += "s"
+    return f"{head} {last}" if head else last
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One lexicon line: German word, English (singular and plural) and part of speech."""
+
+    german: str
+    english: str
+    plural: str
+    pos: str
+
+
+class Lexicon:
+    """The German->English word list, indexed by folded German form."""
+
+    def __init__(self, entries: Sequence[Entry]):
+        self._by_key: dict[str, list[Entry]] = {}
+        self.phrases: dict[tuple[str, ...], Entry] = {}  # multi-word entries: handelt sich um
+        for entry in entries:
+            if " " in entry.german:
+                self.phrases[tuple(fold(word) for word in entry.german.split())] = entry
+            else:
+                self._by_key.setdefault(fold(entry.german), []).append(entry)
+        self.longest_phrase = max(map(len, self.phrases), default=1)
+        self.phrase_starts = {words[0] for words in self.phrases}
+        self.openings = {key[:MIN_PART] for key in self._by_key}  # to rule out typo guesses fast
+        self.size = len(entries)
+
+    @classmethod
+    def load(cls, path: Path | str = LEXICON_FILE) -> Lexicon:
+        """Read a lexicon TSV; a malformed line is a one-line error naming file and line."""
+        path = Path(path)
+        if not path.exists():
+            raise PipelineError(f"{path}: file not found")
+        entries: list[Entry] = []
+        seen: set[tuple[str, str]] = set()
+        header_seen = False
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+            if not line.strip() or line.startswith("#"):
+                continue
+            fields = line.split("\t")
+            where = f"{path}: line {number}"
+            if not header_seen:
+                if tuple(fields) != HEADER:
+                    raise PipelineError(f"{where}: expected the header {' '.join(HEADER)}")
+                header_seen = True
+                continue
+            if len(fields) != 3 or not all(field.strip() == field and field for field in fields):
+                raise PipelineError(f"{where}: expected 3 tab-separated non-empty fields")
+            german, english, pos = fields
+            if pos not in POS_TAGS:
+                raise PipelineError(f"{where}: unknown part of speech {pos!r}")
+            if (fold(german), pos) in seen:
+                raise PipelineError(f"{where}: duplicate entry {german!r} ({pos})")
+            seen.add((fold(german), pos))
+            singular, _, plural = english.partition("|")
+            if not plural:
+                plural = pluralise(singular) if pos == "noun" else singular
+            entries.append(Entry(german, singular, plural, pos))
+        if not entries:
+            raise PipelineError(f"{path}: no entries")
+        return cls(entries)
+
+    def find(self, key: str, allowed: frozenset[str]) -> Entry | None:
+        """The first entry of a folded form whose part of speech is allowed."""
+        for entry in self._by_key.get(key, ()):
+            if entry.pos in allowed:
+                return entry
+        return None
+
+    def is_function_word(self, word: str) -> bool:
+        """Whether a word's exact form is first listed as a function word (der, mit, ist)."""
+        entries = self._by_key.get(fold(word))
+        return bool(entries) and entries[0].pos in FUNCTION_POS
+
+    def is_content_word(self, word: str) -> bool:
+        """An alphabetic word that is not a function word: what translation coverage counts."""
+        return bool(ALPHABETIC.fullmatch(word)) and not self.is_function_word(word)
+
+    def content_words(self, text: str) -> list[str]:
+        """The content words of a German text, in lower case, with repeats."""
+        return [word.lower() for word in WORD.findall(text) if self.is_content_word(word)]
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """How one German word translates, before its context (number, sentence start) is known."""
+
+    singular: str  # the English; for a noun its singular
+    plural: str  # the English plural of a noun, else the same as `singular`
+    number: str  # German number: sg, pl, pl-or-genitive (Rocks) or sg-or-pl (Ärmel)
+    pos: str  # part of speech of the word's head, '' when unknown
+    known: bool  # every part was found in the lexicon
+    content: bool  # an alphabetic word that is not a function word: counted for coverage
+
+
+@dataclass(frozen=True)
+class _Part:
+    entry: Entry
+    number: str  # as in Analysis
+
+
+class GlossaryTranslator:
+    """The `glossary` translation backend: lexicon look-ups, memoised per distinct word."""
+
+    name = "glossary"
+
+    def __init__(self, lexicon: Lexicon):
+        self.lexicon = lexicon
+        self._analyse = cache(self._analyse_word)
+        self._translate = cache(self._translate_text)
+        self._parse = cache(self._parse_compound)
+
+    @classmethod
+    def load(cls, path: Path | str = LEXICON_FILE) -> GlossaryTranslator:
+        return cls(Lexicon.load(path))
+
+    # Backend interface ------------------------------------------------------------------------
+
+    def translate(self, texts: Sequence[str]) -> list[str]:
+        """English for each German text, in order."""
+        return [self._translate(text)[0] for text in texts]
+
+    def untranslated_words(self, text: str) -> list[str]:
+        """Content words of `text` (lower case, with repeats) that the lexicon cannot translate."""
+        return list(self._translate(text)[1])
+
+    # Sentences --------------------------------------------------------------------------------
+
+    def translate_text(self, text: str) -> tuple[str, list[str]]:
+        """One description: its English and its untranslated content words (memoised)."""
+        english, untranslated = self._translate(text)
+        return english, list(untranslated)
+
+    def _translate_text(self, text: str) -> tuple[str, tuple[str, ...]]:
+        pieces = WORD.split(text)
+        gaps, words = pieces[0::2], pieces[1::2]
+        analyses = [self._analyse(word) for word in words]
+        english = [self._in_context(index, words, gaps, analyses) for index in range(len(words))]
+        known = [analysis.known for analysis in analyses]
+        for start, length, phrase in self._phrases(words, gaps):
+            english[start : start + length] = [phrase.english] + [OMIT] * (length - 1)
+            known[start : start + length] = [True] * length
+        untranslated = tuple(
+            word.lower()
+            for word, analysis, found in zip(words, analyses, known, strict=True)
+            if analysis.content and not found
+        )
+        return self._assemble(words, gaps, english, analyses), untranslated
+
+    def _in_context(
+        self, index: int, words: list[str], gaps: list[str], analyses: list[Analysis]
+    ) -> str:
+        """The English of one word given its neighbours (number, genitive, verb particles)."""
+        analysis = analyses[index]
+        key = fold(words[index])
+        previous = fold(words[index - 1]) if index else ""
+        joined_before = index > 0 and gaps[index].isspace()
+        if analysis.number == "pl":
+            return analysis.plural
+        if analysis.number == "pl-or-genitive":
+            return analysis.singular if previous in GENITIVE_ARTICLES else analysis.plural
+        if analysis.number == "sg-or-pl" and self._plural_in_context(index, words, gaps, analyses):
+            return analysis.plural
+        if key == "der" and joined_before and analyses[index - 1].pos in NOUN_POS:
+            return "of the"  # genitive after a noun: die Mitte der Waden
+        if key == "als" and joined_before and self._is_comparative(analyses[index - 1]):
+            return "than"  # kürzer als hinten: shorter than at the back
+        last = index == len(words) - 1
+        if key in SEPARABLE_PARTICLES and (last or CLAUSE_END.search(gaps[index + 1])):
+            return OMIT  # a separable verb particle at the clause end: sieht ... aus
+        return analysis.singular
+
+    @staticmethod
+    def _is_comparative(analysis: Analysis) -> bool:
+        english = analysis.singular
+        return analysis.pos == "adj" and (english.endswith("er") or english.startswith("more "))
+
+    @staticmethod
+    def _plural_in_context(
+        index: int, words: list[str], gaps: list[str], analyses: list[Analysis]
+    ) -> bool:
+        """Whether a noun that is the same in both numbers (Ärmel, Träger) is plural here.
+
+        Signs: a plural verb right after it (die Ärmel sind), a number or plural determiner
+        before it (zwei Träger), an adjective with a plural ending before it (die langen Ärmel,
+        lange Ärmel without an article).
+        """
+        following = index + 1 < len(words) and gaps[index + 1].isspace()
+        if following and fold(words[index + 1]) in PLURAL_VERBS:
+            return True
+        before = index - 1
+        adjective = ""
+        while before >= 0 and not gaps[before + 1].strip(" ,") and analyses[before].pos == "adj":
+            adjective = adjective or fold(words[before])
+            before -= 1
+        determiner = fold(words[before]) if before >= 0 and gaps[before + 1].isspace() else ""
+        if determiner in PLURAL_DETERMINERS or (determiner.isdigit() and int(determiner) > 1):
+            return True
+        if determiner in PLURAL_ARTICLES:
+            return adjective.endswith("en")
+        bare = before < 0 or analyses[before].pos not in {"art", "pron"}
+        return bare and adjective.endswith("e")
+
+    def _phrases(self, words: list[str], gaps: list[str]) -> Iterator[tuple[int, int, Entry]]:
+        """Multi-word lexicon entries in the text (handelt sich um): start, length, entry."""
+        keys = [fold(word) for word in words]
+        index = 0
+        while index < len(words):
+            length = 1
+            if keys[index] in self.lexicon.phrase_starts:
+                for length in range(min(self.lexicon.longest_phrase, len(words) - index), 0, -1):
+                    joined = all(gap.isspace() for gap in gaps[index + 1 : index + length])
+                    entry = self.lexicon.phrases.get(tuple(keys[index : index + length]))
+                    if joined and entry:
+                        yield index, length, entry
+                        break
+            index += max(length, 1)
+
+    def _assemble(
+        self, words: list[str], gaps: list[str], english: list[str], analyses: list[Analysis]
+    ) -> str:
+        """Join the English words with the original gaps: a/an, capitals, no 'to to the'."""
+        output = [gaps[0]]
+        sentence_start = True
+        previous = ""
+        for index, word in enumerate(words):
+            translation = english[index]
+            if translation == OMIT:
+                if output[-1].isspace():
+                    output.pop()
+            else:
+                if translation == "a" and self._next_starts_with_vowel(english, index):
+                    translation = "an"
+                first, _, rest = translation.partition(" ")
+                stutter = previous.rsplit(" ", 1)[-1] == first and output[-1].isspace()
+                if stutter and rest and analyses[index].pos in ("prep", "art"):
+                    translation = rest  # bis zum Knie: to the knee, not to to the knee
+                if sentence_start and word[0].isupper():
+                    translation = translation[0].upper() + translation[1:]
+                output.append(translation)
+                previous = translation
+                sentence_start = False
+            output.append(gaps[index + 1])
+            if SENTENCE_END.search(gaps[index + 1]):
+                sentence_start = True
+        return "".join(output)
+
+    @staticmethod
+    def _next_starts_with_vowel(english: list[str], index: int) -> bool:
+        following = [word for word in english[index + 1 :] if word != OMIT]
+        return bool(following) and following[0][:1] in VOWELS
+
+    # Words ------------------------------------------------------------------------------------
+
+    def _analyse_word(self, word: str) -> Analysis:
+        content = self.lexicon.is_content_word(word)
+        noun_first = word[:1].isupper()
+        key = fold(word)
+        found = self._lookup(key, noun_first, STANDALONE_POS)
+        parts = [found] if found else self._parse(key, noun_first)
+        if not parts:
+            parts = self._correct_typo(word, noun_first)
+        if parts:
+            *modifiers, head = parts
+            singular = self._join(modifiers, head.entry, plural=False)
+            plural = self._join(modifiers, head.entry, plural=True)
+            return Analysis(singular, plural, head.number, head.entry.pos, True, content)
+        if "-" in word.strip("-"):
+            pieces = [self._analyse(piece) for piece in word.split("-") if piece]
+            *first, last = [piece for piece in pieces if piece.singular != OMIT] or pieces
+            singular, plural = (
+                " ".join([*(p.singular for p in first), end])
+                for end in (last.singular, last.plural)
+            )
+            known = all(piece.known for piece in pieces)
+            return Analysis(singular, plural, last.number, last.pos, known, content)
+        return Analysis(word, word, "sg", "", False, content)
+
+    def _correct_typo(self, word: str, noun_first: bool) -> list[_Part] | None:
+        """The reading of a word one typing slip away (Kleeid, Klied, Könpfe); None if none.
+
+        Slips are tried from the most to the least likely: a doubled letter, two letters
+        swapped, a letter left out, a letter too many, a wrong letter. The first two may also
+        give compounds; the others only single words, which keeps the search cheap.
+        """
+        word = word.lower()
+        if len(word) < MIN_TYPO_LENGTH:
+            return None
+        cuts = range(len(word))
+        doubled = [word[:at] + word[at + 1 :] for at in cuts[1:] if word[at] == word[at - 1]]
+        swapped = [word[:at] + word[at + 1] + word[at] + word[at + 2 :] for at in cuts[:-1]]
+        for candidate in dict.fromkeys(map(fold, doubled + swapped)):
+            found = self._lookup(candidate, noun_first, TYPO_POS, diminutives=False)
+            parts = [found] if found else self._parse(candidate, noun_first)
+            if parts:
+                return parts
+        inserted = [word[:at] + add + word[at:] for at in range(len(word) + 1) for add in LETTERS]
+        dropped = [word[:at] + word[at + 1 :] for at in cuts]
+        replaced = [word[:at] + add + word[at + 1 :] for at in cuts for add in LETTERS]
+        for candidate in dict.fromkeys(map(fold, inserted + dropped + replaced)):
+            if candidate[:MIN_PART] in self.lexicon.openings:
+                found = self._lookup(candidate, noun_first, TYPO_POS, diminutives=False)
+                if found:
+                    return [found]
+        return None
+
+    def _lookup(
+        self, key: str, noun_first: bool, exact_pos: frozenset[str], diminutives: bool = True
+    ) -> _Part | None:
+        """The word itself or, failing that, the lemma of an inflected form or diminutive."""
+        for lemma, allowed, number in self._inflections(key, noun_first, exact_pos):
+            entry = self.lexicon.find(lemma, allowed)
+            if entry and entry.pos != "noun":
+                return _Part(entry, "sg")
+            if entry:
+                same_plural = lemma == key and key.endswith(SAME_PLURAL_ENDINGS)
+                return _Part(entry, "sg-or-pl" if same_plural else number)
+        if diminutives and exact_pos & NOUN_POS:
+            return self._diminutive(key, exact_pos & NOUN_POS)
+        return None
+
+    def _diminutive(self, key: str, allowed: frozenset[str]) -> _Part | None:
+        """A -chen/-lein form of a known noun (Herzchen, Blümchen): 'little' and the noun."""
+        for ending in ("chen", "lein"):
+            stem = key.removesuffix(ending)
+            if stem == key or len(stem) < MIN_PART:
+                continue
+            plain = remove_umlaut(stem)
+            for lemma in (stem, stem + "e", *((plain, plain + "e") if plain else ())):
+                entry = self.lexicon.find(lemma, allowed)
+                if entry:
+                    little = Entry(key, f"little {entry.english}", f"little {entry.plural}", "noun")
+                    return _Part(little, "sg-or-pl")
+        return None
+
+    @staticmethod
+    def _inflections(
+        key: str, noun_first: bool, exact_pos: frozenset[str]
+    ) -> Iterator[tuple[str, frozenset[str], str]]:
+        """Candidate (lemma, allowed parts of speech, German number) of a folded word."""
+        noun_pos, adjective_pos = exact_pos & NOUN_POS, exact_pos & {"adj", "suffix"}
+        nouns = [(key, noun_pos, "sg")]
+        for ending, number, umlaut in NOUN_ENDINGS if noun_pos else ():
+            if key.endswith(ending) and len(key) - len(ending) >= MIN_PART:
+                stem = key[: len(key) - len(ending)]
+                if ending:
+                    nouns.append((stem, noun_pos, number))
+                if umlaut and remove_umlaut(stem):
+                    nouns.append((remove_umlaut(stem), noun_pos, number))
+        adjectives = []
+        for ending in ADJECTIVE_ENDINGS if adjective_pos else ():
+            if key.endswith(ending) and len(key) - len(ending) >= MIN_PART:
+                stem = key[: -len(ending)]
+                adjectives.append((stem, adjective_pos, "sg"))
+                if len(ending) == 2:  # the lemma ends in -e: geraden -> gerade
+                    adjectives.append((stem + "e", adjective_pos, "sg"))
+                if stem[-1] in "lr" and stem[-2] not in "aeiou":  # dunkle -> dunkel
+                    adjectives.append((stem[:-1] + "e" + stem[-1], adjective_pos, "sg"))
+                if ending.startswith("er") and remove_umlaut(stem):  # laenger -> lang
+                    adjectives.append((remove_umlaut(stem), adjective_pos, "sg"))
+        other = [(key, exact_pos - NOUN_POS, "sg")]
+        yield from (nouns + other + adjectives) if noun_first else (other + adjectives + nouns)
+        for ending, infinitive in VERB_ENDINGS if "verb" in exact_pos else ():
+            if key.endswith(ending) and len(key) - len(ending) >= MIN_PART:
+                yield key[: -len(ending)] + infinitive, frozenset({"verb"}), "sg"
+
+    def _parse_compound(self, key: str, noun_first: bool) -> list[_Part] | None:
+        """Fewest known parts that make up `key`: modifiers, then an (inflected) head."""
+        if len(key) < 2 * MIN_PART:
+            return None
+        best: list[_Part] | None = None
+        for cut in range(MIN_PART, len(key) - MIN_PART + 1):
+            modifier = self._modifier(key[:cut])
+            if not modifier:
+                continue
+            rest = key[cut:]
+            head = self._lookup(rest, noun_first, SUFFIX_POS) or self._lookup(
+                rest, noun_first, HEAD_POS
+            )
+            tail = [head] if head else self._parse(rest, noun_first)
+            if tail and (best is None or len(tail) + 1 < len(best)):
+                best = [_Part(modifier, "sg"), *tail]
+        return best
+
+    def _modifier(self, text: str) -> Entry | None:
+        """A lexicon entry that `text` spells as the first part of a compound."""
+        entry = self.lexicon.find(text, MODIFIER_POS)
+        if entry:
+            return entry
+        for link in LINKS:
+            if text.endswith(link) and len(text) - len(link) >= MIN_PART:
+                entry = self.lexicon.find(text[: -len(link)], NOUN_POS)
+                if entry:
+                    return entry
+        return self.lexicon.find(text + "e", NOUN_POS)  # dropped final e: Hueftguertel
+
+    @staticmethod
+    def _join(modifiers: list[_Part], head: Entry, plural: bool) -> str:
+        """English of a compound: modifiers before the head (Spitzeneinsatz: lace insert)."""
+        words = [part.entry.english for part in modifiers if part.entry.english != OMIT]
+        head_english = head.plural if plural else head.english
+        if not words:
+            return head_english
+        if head.pos == "suffix":  # knie + -length -> knee-length, ärmel + +less -> sleeveless
+            glue = "" if head_english.startswith("+") else "-"
+            return " ".join(words) + glue + head_english[1:]
+        if head.pos == "adj" and modifiers[-1].entry.pos in NOUN_POS:  # hautfarben: skin-colored
+            return " ".join(words) + "-" + head_english
+        return " ".join([*words, head_english])

@@ -1,0 +1,116 @@
+"""Source `labelled`: a user's own images with given tags, listed in a CSV.
+
+The CSV has a header with an image column and a tags column (`image,tags` by default; set
+`image_column: image_name` for a Planet-style `labels.csv`). Tags are separated by spaces
+and/or commas. Image paths are relative to `images_dir`, which defaults to the CSV's own
+folder; `image_suffix` is appended to each (e.g. ".jpg" where the CSV lists bare names).
+Each image is verified (decodes, not too small, not a decompression bomb) and copied to
+`raw_dir/images/<same relative path>`. Items get "descriptions": [] and "tags": [...], so the
+tag extraction stages pass them through. A missing file, an unreadable image, an empty tag
+list or a path leaving the images folder is a one-line error naming the CSV line.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from pathlib import Path
+
+from pydantic import Field
+from tqdm import tqdm
+
+from stages.common import PipelineError, StrictModel, atomic_path
+from stages.sources.feidegger import ImageError, verify_image
+
+TAG_SEPARATORS = re.compile(r"[,\s]+")
+
+
+class Params(StrictModel):
+    """Params of the `labelled` source (params.yaml: download.labelled)."""
+
+    csv: str = "data/labelled/labels.csv"
+    images_dir: str | None = None  # null: the folder holding the CSV
+    image_column: str = "image"
+    tags_column: str = "tags"
+    image_suffix: str = ""  # appended to every image path, e.g. ".jpg"
+    min_side: int = Field(default=32, ge=1)
+    max_pixels: int = Field(default=40_000_000, ge=1)
+
+
+def parse_tags(text: str) -> list[str]:
+    """Tags from a space- and/or comma-separated cell, in order, without repeats."""
+    return list(dict.fromkeys(tag for tag in TAG_SEPARATORS.split(text) if tag))
+
+
+def resolve_inside(folder: Path, relative: str) -> Path:
+    """`folder / relative`, resolved; a ValueError if it would leave `folder`."""
+    root = folder.resolve()
+    path = (root / relative).resolve()
+    if not path.is_relative_to(root):
+        raise ValueError("path leaves the images folder")
+    return path
+
+
+def read_rows(params: Params) -> list[tuple[int, str, list[str]]]:
+    """(CSV line number, image path, tags) for every row, checking columns and tags."""
+    csv_path = Path(params.csv)
+    if not csv_path.is_file():
+        raise PipelineError(f"{csv_path}: file not found")
+    rows = []
+    with csv_path.open(encoding="utf-8-sig", newline="") as handle:
+        reader = csv.DictReader(handle)
+        for column in (params.image_column, params.tags_column):
+            if column not in (reader.fieldnames or []):
+                raise PipelineError(
+                    f"{csv_path}: missing column '{column}' (header: {reader.fieldnames})"
+                )
+        for row in reader:
+            where = f"{csv_path}: line {reader.line_num}"
+            image = (row[params.image_column] or "").strip()
+            if not image:
+                raise PipelineError(f"{where}: empty image path")
+            tags = parse_tags(row[params.tags_column] or "")
+            if not tags:
+                raise PipelineError(f"{where}: {image}: no tags")
+            rows.append((reader.line_num, image + params.image_suffix, tags))
+    if not rows:
+        raise PipelineError(f"{csv_path}: no rows")
+    return rows
+
+
+def fetch(params: Params, raw_dir: Path) -> list[dict]:
+    """Verify and copy the listed images into raw_dir/images; return normalised items."""
+    csv_path = Path(params.csv)
+    rows = read_rows(params)
+    images_dir = Path(params.images_dir) if params.images_dir is not None else csv_path.parent
+    if not images_dir.is_dir():
+        raise PipelineError(f"download.labelled.images_dir: {images_dir}: folder not found")
+    root = images_dir.resolve()
+    width = max(5, len(str(len(rows) - 1)))
+    items = []
+    for index, (line, image, tags) in enumerate(tqdm(rows, desc="labelled images", unit="img")):
+        where = f"{csv_path}: line {line}: {image}"
+        try:
+            source = resolve_inside(root, image)
+        except ValueError as error:
+            raise PipelineError(f"{where}: {error}") from None
+        if not source.is_file():
+            raise PipelineError(f"{where}: image file not found in {images_dir}")
+        data = source.read_bytes()
+        try:
+            verify_image(data, params.min_side, params.max_pixels)
+        except ImageError as error:
+            raise PipelineError(f"{where}: {error}") from None
+        relative = source.relative_to(root).as_posix()
+        with atomic_path(raw_dir / "images" / relative) as temporary:
+            temporary.write_bytes(data)
+        items.append(
+            {
+                "id": f"l{index:0{width}d}",
+                "image": f"images/{relative}",
+                "url": image,
+                "descriptions": [],
+                "tags": tags,
+            }
+        )
+    return items

@@ -1,0 +1,332 @@
+"""Tests of the tags stage: offline POS tagging, term extraction, TF-IDF selection, vocabulary."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+from nltk.tag.perceptron import PerceptronTagger
+
+from stages import postag, tags
+from stages.common import PipelineError
+from stages.postag import TextTagger, load_tagger, split_sentences, tokenize_sentence
+from stages.tags import (
+    ADJECTIVE,
+    NOUN,
+    TagsParams,
+    build_vocabulary,
+    candidate_terms,
+    extract_labels,
+    label_items,
+    load_translated_items,
+    majority_kinds,
+    select_terms,
+    singularize,
+    tag_frequency,
+    tfidf_scores,
+)
+
+PARAMS = TagsParams(top_k=10, vocab_size=25, lemmatize=True)
+
+ENGLISH = [
+    [
+        "A red dress with short sleeves. The skirt has pleats.",
+        "Red knee-length dress with a round neckline and short sleeves.",
+    ],
+    [
+        "Black dress with thin straps. It has ruffles at the hem!",
+        "The black dress is elegant and has thin straps.",
+    ],
+    [
+        "A long blue dress with a floral print and long sleeves.",
+        "Blue maxi dress with a floral print. The belt is black.",
+    ],
+    [
+        "White lace dress with short sleeves and buttons.",
+        "The white dress has a collar and buttons on the front.",
+    ],
+]
+
+
+def make_items(english: list[list[str]] = ENGLISH) -> list[dict]:
+    """Translated items in the translate stage's format, ids in order."""
+    return [
+        {
+            "id": f"item{number:03d}",
+            "image": f"images/item{number:03d}.jpg",
+            "url": f"https://example.invalid/{number}.jpg",
+            "descriptions": ["Ein Kleid."] * len(texts),
+            "english": texts,
+        }
+        for number, texts in enumerate(english)
+    ]
+
+
+def write_stage_inputs(root: Path, items: list[dict], top_k: int = 10, vocab: int = 25) -> None:
+    """params.yaml and data/translate/items.json under `root`, for running main()."""
+    (root / "params.yaml").write_text(
+        f"tags:\n  top_k: {top_k}\n  vocab_size: {vocab}\n  lemmatize: true\n", encoding="utf-8"
+    )
+    (root / "data/translate").mkdir(parents=True)
+    (root / "data/translate/items.json").write_text(json.dumps(items), encoding="utf-8")
+
+
+# --- POS tagging -------------------------------------------------------------------------------
+
+
+def test_tagger_loads_offline_and_tags_a_description():
+    tagged = TextTagger(workers=1).tag_text("A red dress with short sleeves")
+    assert tagged == [
+        ("a", "DT"),
+        ("red", "JJ"),
+        ("dress", "NN"),
+        ("with", "IN"),
+        ("short", "JJ"),
+        ("sleeves", "NNS"),
+    ]
+
+
+def test_memoising_tagger_agrees_with_nltk():
+    tagger = load_tagger()
+    plain = PerceptronTagger(load=False)
+    plain.model, plain.tagdict, plain.classes = tagger.model, tagger.tagdict, tagger.classes
+    sentences = [tokenize_sentence(text) for texts in ENGLISH for text in texts] * 2
+    assert [tagger.tag(tokens) for tokens in sentences] == [plain.tag(t) for t in sentences]
+    assert tagger.predictions  # the second pass was answered from the memo
+
+
+def test_tagger_rejects_a_file_with_the_wrong_hash(tmp_path):
+    bad = tmp_path / "trontagger-0.1.0.pickle"
+    bad.write_bytes(b"not the tagger")
+    with pytest.raises(PipelineError, match=r"sha256 .*pip install"):
+        load_tagger(bad)
+
+
+def test_tagger_reports_a_missing_file(tmp_path):
+    with pytest.raises(PipelineError, match="not found.*pip install textblob-aptagger"):
+        load_tagger(tmp_path / "missing.pickle")
+
+
+def test_tagger_reports_a_missing_package(monkeypatch):
+    monkeypatch.setattr(postag, "TAGGER_PACKAGE", "no-such-package-for-tags")
+    with pytest.raises(PipelineError, match="no-such-package-for-tags not found"):
+        postag.find_tagger_file()
+
+
+def test_sentences_are_split_on_end_punctuation_only():
+    text = "Black dress with thin straps. It has ruffles!  Is it long? Yes, 3.5 cm longer"
+    assert split_sentences(text) == [
+        "Black dress with thin straps.",
+        "It has ruffles!",
+        "Is it long?",
+        "Yes, 3.5 cm longer",
+    ]
+    assert split_sentences("  ") == []
+
+
+def test_sentence_end_is_its_own_token():
+    tokens = TextTagger(workers=1).tag_text("Thin straps. It has ruffles.")
+    assert [token for token, _ in tokens] == ["thin", "straps", ".", "it", "has", "ruffles", "."]
+
+
+def test_worker_processes_give_the_same_tags(monkeypatch):
+    texts = [text for texts in ENGLISH for text in texts] * 3
+    serial = TextTagger(workers=1).tag_texts(texts)
+    monkeypatch.setattr(postag, "CHUNK_TEXTS", 2)
+    assert TextTagger(workers=2).tag_texts(texts) == serial
+
+
+# --- term extraction ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("plural", "singular"),
+    [
+        ("sleeves", "sleeve"),
+        ("dresses", "dress"),
+        ("straps", "strap"),
+        ("ruffles", "ruffle"),
+        ("pleats", "pleat"),
+        ("accessories", "accessory"),
+        ("patches", "patch"),
+        ("sashes", "sash"),
+        ("boxes", "box"),
+        ("blouses", "blouse"),
+        ("shoes", "shoe"),
+        ("ties", "tie"),
+        ("knives", "knife"),
+        ("women", "woman"),
+        ("v-necks", "v-neck"),
+        ("jeans", "jeans"),
+        ("trousers", "trousers"),
+        ("series", "series"),
+        ("dress", "dress"),
+        ("chiffon", "chiffon"),
+        ("status", "status"),
+    ],
+)
+def test_singularize(plural, singular):
+    assert singularize(plural) == singular
+
+
+def test_candidate_terms_keep_nouns_and_adjectives_without_stop_words():
+    tagged = [
+        ("the", "DT"),
+        ("red", "JJ"),
+        ("knee-length", "JJ"),
+        ("dress", "NN"),
+        ("has", "VBZ"),
+        ("sleeves", "NNS"),
+        ("other", "JJ"),  # a scikit-learn stop word
+        ("v", "NN"),  # too short
+        ("3cm", "NN"),  # not alphabetic
+        ("pleats", "NNS"),
+        ("quickly", "RB"),
+    ]
+    assert candidate_terms(tagged, lemmatize=True) == [
+        ("red", ADJECTIVE),
+        ("knee-length", ADJECTIVE),
+        ("dress", NOUN),
+        ("sleeve", NOUN),
+        ("pleat", NOUN),
+    ]
+    assert ("sleeves", NOUN) in candidate_terms(tagged, lemmatize=False)
+
+
+def test_majority_kind_decides_and_ties_go_to_nouns():
+    documents = [
+        [("print", NOUN), ("print", ADJECTIVE), ("floral", ADJECTIVE)],
+        [("floral", ADJECTIVE), ("floral", NOUN), ("lace", ADJECTIVE)],
+        [("lace", NOUN), ("lace", NOUN)],
+    ]
+    assert majority_kinds(documents) == {"print": NOUN, "floral": ADJECTIVE, "lace": NOUN}
+
+
+# --- TF-IDF selection and vocabulary -----------------------------------------------------------
+
+
+def test_tfidf_prefers_an_items_distinctive_term_over_a_common_one():
+    documents = [["dress", "belt"], ["dress", "collar"], ["dress", "bow"], ["dress", "zip"]]
+    kinds = {term: NOUN for document in documents for term in document}
+    scores = tfidf_scores(documents)
+    assert scores[0]["belt"] > scores[0]["dress"]
+    assert [select_terms(item, kinds, top_k=1)[NOUN] for item in scores] == [
+        ["belt"],
+        ["collar"],
+        ["bow"],
+        ["zip"],
+    ]
+
+
+def test_selection_ties_are_broken_by_the_term():
+    kinds = {"zip": NOUN, "belt": NOUN, "red": ADJECTIVE, "blue": ADJECTIVE}
+    scores = {"zip": 0.5, "belt": 0.5, "red": 0.5, "blue": 0.5}
+    assert select_terms(scores, kinds, top_k=1) == {NOUN: ["belt"], ADJECTIVE: ["blue"]}
+    assert select_terms(scores, kinds, top_k=5) == {
+        NOUN: ["belt", "zip"],
+        ADJECTIVE: ["blue", "red"],
+    }
+
+
+def test_vocabulary_is_the_most_frequent_of_each_kind_ties_by_term():
+    selections = [
+        {NOUN: ["dress", "belt"], ADJECTIVE: ["red"]},
+        {NOUN: ["dress", "zip"], ADJECTIVE: ["blue", "red"]},
+        {NOUN: ["dress", "bow"], ADJECTIVE: ["white"]},
+    ]
+    assert build_vocabulary(selections, vocab_size=2) == {
+        "nouns": ["dress", "belt"],
+        "adjectives": ["red", "blue"],
+    }
+
+
+def test_extraction_respects_top_k_and_vocab_size_and_keeps_kinds_disjoint():
+    texts = [item["english"] for item in make_items()]
+    labels, vocabulary = extract_labels(texts, TagsParams(top_k=2, vocab_size=3, lemmatize=True))
+    assert len(vocabulary["nouns"]) == 3
+    assert len(vocabulary["adjectives"]) == 3
+    assert not set(vocabulary["nouns"]) & set(vocabulary["adjectives"])
+    in_vocabulary = set(vocabulary["nouns"]) | set(vocabulary["adjectives"])
+    for item_labels in labels:
+        assert item_labels == sorted(item_labels)
+        assert set(item_labels) <= in_vocabulary
+        assert len(set(item_labels) & set(vocabulary["nouns"])) <= 2
+        assert len(set(item_labels) & set(vocabulary["adjectives"])) <= 2
+
+
+def test_extraction_finds_the_described_colours_and_parts():
+    labels, vocabulary = extract_labels([item["english"] for item in make_items()], PARAMS)
+    assert {"red", "sleeve", "pleat"} <= set(labels[0])
+    assert {"black", "strap", "ruffle"} <= set(labels[1])
+    assert "sleeves" not in vocabulary["nouns"]
+    assert "the" not in labels[0]
+
+
+# --- given tags, outputs, errors -------------------------------------------------------------
+
+
+def test_given_tags_pass_through():
+    items = make_items()[:2]
+    items[0]["tags"] = ["Red ", "dress", "red"]
+    items[1]["tags"] = ["dress", "Strap"]
+    labelled, vocabulary = label_items(items, PARAMS)
+    assert labelled == [
+        {"id": "item000", "tags": ["dress", "red"]},
+        {"id": "item001", "tags": ["dress", "strap"]},
+    ]
+    assert vocabulary == {"given": ["dress", "red", "strap"]}
+    assert tag_frequency(labelled, vocabulary)[0] == {"tag": "dress", "kind": "given", "items": 2}
+
+
+def test_a_mix_of_given_and_missing_tags_is_an_error():
+    items = make_items()
+    items[2]["tags"] = ["dress"]
+    with pytest.raises(PipelineError, match="item 'item002' has 'tags'"):
+        label_items(items, PARAMS, source="in.json")
+
+
+def test_missing_input_file_is_an_error(tmp_path):
+    with pytest.raises(PipelineError, match="file not found"):
+        load_translated_items(tmp_path / "items.json")
+
+
+def test_english_must_be_a_list_of_strings(tmp_path):
+    items = make_items()
+    items[1]["english"] = "Black dress."
+    path = tmp_path / "items.json"
+    path.write_text(json.dumps(items), encoding="utf-8")
+    with pytest.raises(PipelineError, match="item 'item001': 'english' must be a list"):
+        load_translated_items(path)
+
+
+def test_main_writes_outputs_deterministically(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    write_stage_inputs(tmp_path, make_items(), top_k=3, vocab=4)
+    tags.main()
+    outputs = [tags.ITEMS_FILE, tags.VOCABULARY_FILE, tags.FREQUENCY_FILE]
+    first = [path.read_bytes() for path in outputs]
+    tags.main()
+    assert [path.read_bytes() for path in outputs] == first
+
+    labelled = json.loads(tags.ITEMS_FILE.read_text(encoding="utf-8"))
+    vocabulary = json.loads(tags.VOCABULARY_FILE.read_text(encoding="utf-8"))
+    assert [item["id"] for item in labelled] == ["item000", "item001", "item002", "item003"]
+    assert set(vocabulary) == {"nouns", "adjectives"}
+    with tags.FREQUENCY_FILE.open(encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    assert len(rows) == len(vocabulary["nouns"]) + len(vocabulary["adjectives"])
+    counts = [int(row["items"]) for row in rows]
+    assert counts == sorted(counts, reverse=True)
+    for row in rows:
+        assert int(row["items"]) == sum(row["tag"] in item["tags"] for item in labelled)
+    assert not list(tmp_path.rglob("*.tmp"))
+
+
+def test_main_rejects_a_bad_param(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    write_stage_inputs(tmp_path, make_items(), top_k=0)
+    with pytest.raises(PipelineError, match="param tags.top_k"):
+        tags.main()
+    assert not tags.ITEMS_FILE.exists()

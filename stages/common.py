@@ -18,6 +18,11 @@ PARAMS_FILE = Path("params.yaml")
 
 Section = TypeVar("Section", bound=BaseModel)
 
+# mkstemp creates files readable by their owner only; final files get the usual mode instead
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+FILE_MODE = 0o666 & ~_UMASK
+
 
 class PipelineError(Exception):
     """A problem with the input or the params that the user must fix; shown as one line."""
@@ -55,6 +60,7 @@ def atomic_path(path: Path | str) -> Iterator[Path]:
     temporary = Path(temporary)
     try:
         yield temporary
+        os.chmod(temporary, FILE_MODE)
         os.replace(temporary, path)
     finally:
         temporary.unlink(missing_ok=True)

@@ -6,10 +6,11 @@ images it points to under `data/raw/images/`, so later stages never know which s
 
 from __future__ import annotations
 
+import shutil
 from typing import Literal
 
 from stages.common import StrictModel, read_params, run_stage
-from stages.items import ITEMS_FILE, RAW_DIR, write_items
+from stages.items import IMAGES_DIR, ITEMS_FILE, RAW_DIR, write_items
 from stages.sources import feidegger, labelled, sample
 
 
@@ -26,6 +27,8 @@ SOURCES = {"sample": sample, "feidegger": feidegger, "labelled": labelled}
 def main() -> None:
     params = read_params("download", DownloadParams)
     source = SOURCES[params.source]
+    # start from an empty images folder so it holds exactly this run's images, whatever ran before
+    shutil.rmtree(IMAGES_DIR, ignore_errors=True)
     items = source.fetch(getattr(params, params.source), RAW_DIR)
     write_items(ITEMS_FILE, items)
     print(f"download: {len(items)} items from source '{params.source}' -> {ITEMS_FILE}")

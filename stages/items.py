@@ -2,7 +2,8 @@
 
 `data/raw/items.json` is a JSON list sorted by id. Each item is
     {"id": str, "image": str, "url": str, "descriptions": [str, ...]}
-plus, for sources whose labels are given rather than extracted, "tags": [str, ...].
+plus, for sources whose labels are given rather than extracted, "tags": [str, ...], and for
+FEIDEGGER-format sources "fold": the dataset's own "0".."9" split (kept, not used for ours).
 `image` is relative to the folder holding the items file, so later stages never need to
 know which source ran.
 """

@@ -1,0 +1,42 @@
+"""Stage `download`: the dispatcher writes the normalised layout and nothing stale."""
+
+import stat
+from pathlib import Path
+
+import pytest
+import yaml
+
+from stages import download
+from stages.common import PipelineError
+from stages.items import load_items
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def workdir(tmp_path, monkeypatch):
+    params = yaml.safe_load((REPO / "params.yaml").read_text())
+    params["download"]["sample"]["items"] = 4
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def test_sample_run_writes_items_and_only_its_images(workdir):
+    stale = workdir / "data/raw/images/old-source.jpg"
+    stale.parent.mkdir(parents=True)
+    stale.write_bytes(b"left by another source")
+    download.main()
+    items = load_items(workdir / "data/raw/items.json")
+    assert [item["id"] for item in items] == ["s00001", "s00002", "s00003", "s00004"]
+    images = sorted(path.name for path in (workdir / "data/raw/images").iterdir())
+    assert images == [f"{item['id']}.jpg" for item in items]
+    mode = stat.S_IMODE((workdir / "data/raw/items.json").stat().st_mode)
+    assert mode & stat.S_IRGRP, "final files are readable by others, not owner-only"
+
+
+def test_unknown_source_is_a_one_line_error_naming_the_param(workdir):
+    text = (workdir / "params.yaml").read_text().replace("source: sample", "source: zalando")
+    (workdir / "params.yaml").write_text(text)
+    with pytest.raises(PipelineError, match="param download.source"):
+        download.main()

@@ -92,6 +92,18 @@ def read_json(path: Path | str) -> Any:
         raise PipelineError(f"{path}: {message}") from None
 
 
+def repo_root() -> Path:
+    """The real repo root: `DVC_ROOT` when DVC sets it (`dvc exp run --temp/--queue` run stages
+    in a temporary copy), else the working directory. Caches and run stores live here."""
+    return Path(os.environ.get("DVC_ROOT") or ".").resolve()
+
+
+def repo_path(path: Path | str) -> Path:
+    """`path` as is when absolute, else relative to `repo_root()`."""
+    path = Path(path)
+    return path if path.is_absolute() else repo_root() / path
+
+
 def run_stage(main: Callable[[], None]) -> None:
     """Run a stage's main(); a PipelineError ends it with a one-line message and exit code 1."""
     try:

@@ -14,7 +14,11 @@ for extracting nouns and adjectives) in this order:
 3. compounds of known parts with linking s/n/en/es (Spitzeneinsatz -> lace insert,
    Seitentaschen -> side pockets, knielang -> knee-length);
 4. a typing slip of one letter (Kleeid, Klied), common in crowd-written text;
-5. hyphenated words part by part; anything else passes through unchanged.
+5. optionally, for words that 1-4 cannot read, the Ding dictionary (Debian's `trans-de-en`,
+   read at run time from the user's copy, see `load_ding`): whole words and inflected forms.
+   It comes after the typing slips because its 400,000 words, many rare, would read a slip
+   in a fashion word as some other word (Streifn -> patrols);
+6. hyphenated words part by part; anything else passes through unchanged.
 Then the neighbours settle what one word cannot: plural or singular (die Ärmel sind), a
 genitive (Mitte der Waden), a separable verb particle (sieht ... aus), a/an and capitals.
 Multi-word entries (handelt sich um) replace word-by-word readings. Results are memoised per
@@ -23,6 +27,7 @@ distinct word and per distinct text, so a large corpus costs little more than it
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -32,6 +37,9 @@ from pathlib import Path
 from stages.common import PipelineError
 
 LEXICON_FILE = Path(__file__).parent / "resources" / "glossary_de_en.tsv"
+# Bump when a change of this module alters translations: cached translations (keyed by the
+# lexicon's content and this number, see stages.translation_cache) are then not reused.
+VERSION = 2
 HEADER = ("german", "english", "pos")
 
 POS_TAGS = {
@@ -98,6 +106,14 @@ GENITIVE_ARTICLES = frozenset({"des", "eines", "keines", "dieses", "ihres", "sei
 SEPARABLE_PARTICLES = frozenset({"an", "aus", "ab", "auf", "zu", "hervor", "vor", "zusammen"})
 VOWELS = "aeiouAEIOU"
 
+# The Ding dictionary: lines "Kleid {n} | Kleider {pl} :: dress | dresses". Sub-entries are
+# separated by " | " on both sides, alternatives by "; "; braces tag the part of speech.
+DING_POS = {"m": "noun", "f": "noun", "n": "noun", "pl": "noun", "adj": "adj", "adv": "adv"}
+DING_POS |= dict.fromkeys(("v", "vt", "vi", "vr"), "verb")
+DING_TAG = re.compile(r"\{([^}]*)\}")
+DING_NOTES = re.compile(r"\[[^\]]*\]|\([^)]*\)|\{[^}]*\}|<[^>]*>")
+DING_PLACEHOLDERS = re.compile(r"(?<!\w)(?:etw|jdn|jdm|jds|sth|sb)\.|\bsich\b")
+
 
 def fold(word: str) -> str:
     """The lookup key of a German word: lower case, umlauts written out, no hyphens."""
@@ -138,7 +154,8 @@ class Entry:
 class Lexicon:
     """The German->English word list, indexed by folded German form."""
 
-    def __init__(self, entries: Sequence[Entry]):
+    def __init__(self, entries: Sequence[Entry], fingerprint: str | None = None):
+        self.fingerprint = fingerprint or self._fingerprint(entries)  # content hash, for caches
         self._by_key: dict[str, list[Entry]] = {}
         self.phrases: dict[tuple[str, ...], Entry] = {}  # multi-word entries: handelt sich um
         for entry in entries:
@@ -186,6 +203,16 @@ class Lexicon:
             raise PipelineError(f"{path}: no entries")
         return cls(entries)
 
+    @staticmethod
+    def _fingerprint(entries: Sequence[Entry]) -> str:
+        """SHA-256 of the entries: changes whenever any translation could change."""
+        digest = hashlib.sha256()
+        for entry in entries:
+            digest.update(
+                f"{entry.german}\t{entry.english}\t{entry.plural}\t{entry.pos}\n".encode()
+            )
+        return digest.hexdigest()
+
     def find(self, key: str, allowed: frozenset[str]) -> Entry | None:
         """The first entry of a folded form whose part of speech is allowed."""
         for entry in self._by_key.get(key, ()):
@@ -205,6 +232,73 @@ class Lexicon:
     def content_words(self, text: str) -> list[str]:
         """The content words of a German text, in lower case, with repeats."""
         return [word.lower() for word in WORD.findall(text) if self.is_content_word(word)]
+
+
+def load_ding(path: Path | str) -> Lexicon:
+    """The single-word entries of a Ding dictionary file as a lexicon (first sense first).
+
+    Nouns, adjectives, adverbs and verbs are kept; a sub-entry without a tag takes the first
+    sub-entry's (schöner after schön {adj}), and the participles after a verb are adjectives
+    (verschmutzt after verschmutzen {vt}). Plural headwords (Kleider {pl}) keep Ding's plural.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise PipelineError(
+            f"param translate.ding_path: {path}: file not found (install Debian's "
+            "trans-de-en, which provides /usr/share/trans/de-en, or set it to null)"
+        )
+    data = path.read_bytes()
+    entries = [
+        entry
+        for line in data.decode("utf-8", errors="replace").splitlines()
+        if not line.startswith("#")
+        for entry in _ding_entries(line)
+    ]
+    if not entries:
+        raise PipelineError(f"param translate.ding_path: {path}: no Ding entries found")
+    return Lexicon(entries, fingerprint=hashlib.sha256(data).hexdigest())
+
+
+def _ding_entries(line: str) -> Iterator[Entry]:
+    """Lexicon entries of one Ding line (none for phrases, examples or malformed lines)."""
+    german, separator, english = line.partition(" :: ")
+    german_parts, english_parts = german.split(" | "), english.split(" | ")
+    if not separator or len(german_parts) != len(english_parts):
+        return
+    entry_pos = None
+    parts = zip(german_parts, english_parts, strict=True)
+    for index, (german_part, english_part) in enumerate(parts):
+        part_pos = _ding_pos(german_part)
+        if index == 0:
+            entry_pos = part_pos
+        if entry_pos is None:
+            return
+        pos = part_pos or ("adj" if entry_pos == "verb" else entry_pos)
+        translation = _ding_english(english_part, pos)
+        if not translation:
+            continue
+        for alternative in german_part.split("; "):
+            word = " ".join(DING_PLACEHOLDERS.sub(" ", DING_NOTES.sub(" ", alternative)).split())
+            if ALPHABETIC.fullmatch(word):
+                plural = "pl" in DING_TAG.findall(alternative)
+                plural_english = translation if plural else pluralise(translation)
+                yield Entry(word, translation, plural_english, pos)
+
+
+def _ding_pos(german_part: str) -> str | None:
+    """Our part of speech for the first known Ding tag of a sub-entry, None if it has none."""
+    return next((DING_POS[tag] for tag in DING_TAG.findall(german_part) if tag in DING_POS), None)
+
+
+def _ding_english(english_part: str, pos: str) -> str:
+    """The first usable English alternative of a sub-entry, without notes; '' if none."""
+    for alternative in english_part.split("; "):
+        text = " ".join(DING_PLACEHOLDERS.sub(" ", DING_NOTES.sub(" ", alternative)).split())
+        if pos == "verb":
+            text = text.removeprefix("to ")
+        if text and not any(mark in text for mark in "/…|\t"):
+            return text
+    return ""
 
 
 @dataclass(frozen=True)
@@ -229,9 +323,11 @@ class GlossaryTranslator:
     """The `glossary` translation backend: lexicon look-ups, memoised per distinct word."""
 
     name = "glossary"
+    batch_size = 512  # texts per call of translate(): the stage's unit of progress and caching
 
-    def __init__(self, lexicon: Lexicon):
+    def __init__(self, lexicon: Lexicon, fallback: Lexicon | None = None):
         self.lexicon = lexicon
+        self.fallback = fallback  # consulted for words the lexicon cannot read (Ding)
         self._analyse = cache(self._analyse_word)
         self._translate = cache(self._translate_text)
         self._parse = cache(self._parse_compound)
@@ -246,9 +342,25 @@ class GlossaryTranslator:
         """English for each German text, in order."""
         return [self._translate(text)[0] for text in texts]
 
-    def untranslated_words(self, text: str) -> list[str]:
-        """Content words of `text` (lower case, with repeats) that the lexicon cannot translate."""
-        return list(self._translate(text)[1])
+    def identity(self) -> dict:
+        """What determines this backend's translations: the key of its translation cache."""
+        return {
+            "backend": self.name,
+            "version": VERSION,
+            "lexicon": self.lexicon.fingerprint,
+            "ding": self.fallback.fingerprint if self.fallback else None,
+        }
+
+    def keeps_word(self, word: str) -> bool:
+        """Whether a known German word is the same in English (elegant, Top, Shorts).
+
+        Such a word found unchanged in a translation was translated, not left as it was.
+        """
+        analysis = self._analyse(word)
+        return analysis.known and word.lower() in (
+            analysis.singular.lower(),
+            analysis.plural.lower(),
+        )
 
     # Sentences --------------------------------------------------------------------------------
 
@@ -386,6 +498,9 @@ class GlossaryTranslator:
         parts = [found] if found else self._parse(key, noun_first)
         if not parts:
             parts = self._correct_typo(word, noun_first)
+        if not parts and self.fallback:
+            found = self._lookup(key, noun_first, STANDALONE_POS, lexicon=self.fallback)
+            parts = [found] if found else None
         if parts:
             *modifiers, head = parts
             singular = self._join(modifiers, head.entry, plural=False)
@@ -431,11 +546,22 @@ class GlossaryTranslator:
         return None
 
     def _lookup(
-        self, key: str, noun_first: bool, exact_pos: frozenset[str], diminutives: bool = True
+        self,
+        key: str,
+        noun_first: bool,
+        exact_pos: frozenset[str],
+        diminutives: bool = True,
+        lexicon: Lexicon | None = None,
     ) -> _Part | None:
-        """The word itself or, failing that, the lemma of an inflected form or diminutive."""
+        """The word itself or, failing that, the lemma of an inflected form or diminutive.
+
+        Looks in `lexicon` (the Ding fallback: no diminutives) or else in the main lexicon.
+        """
+        if lexicon:
+            diminutives = False
+        lexicon = lexicon or self.lexicon
         for lemma, allowed, number in self._inflections(key, noun_first, exact_pos):
-            entry = self.lexicon.find(lemma, allowed)
+            entry = lexicon.find(lemma, allowed)
             if entry and entry.pos != "noun":
                 return _Part(entry, "sg")
             if entry:
@@ -515,7 +641,11 @@ class GlossaryTranslator:
             return entry
         for link in LINKS:
             if text.endswith(link) and len(text) - len(link) >= MIN_PART:
-                entry = self.lexicon.find(text[: -len(link)], NOUN_POS)
+                stem = text[: -len(link)]
+                plain = remove_umlaut(stem)  # a plural with umlaut: Blättermuster, Fädenzug
+                entry = self.lexicon.find(stem, NOUN_POS) or (
+                    plain and self.lexicon.find(plain, NOUN_POS)
+                )
                 if entry:
                     return entry
         return self.lexicon.find(text + "e", NOUN_POS)  # dropped final e: Hueftguertel

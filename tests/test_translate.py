@@ -1,13 +1,17 @@
 """Tests of the translate stage and its glossary backend (stages.translate, stages.glossary)."""
 
 import json
+import re
+import subprocess
+import sys
 from collections import Counter
+from pathlib import Path
 
 import pytest
 
 from stages import translate
 from stages.common import PipelineError, read_params
-from stages.glossary import GlossaryTranslator, Lexicon
+from stages.glossary import GlossaryTranslator, Lexicon, load_ding
 from stages.items import load_items
 from stages.translate import (
     Coverage,
@@ -15,9 +19,15 @@ from stages.translate import (
     coverage_metrics,
     make_translator,
     measure_coverage,
+    normalise,
     translate_items,
+    translate_texts,
     untranslated_table,
+    untranslated_words,
 )
+
+FASHION_WORDS = Path(__file__).parent / "data" / "fashion_words_de_en.tsv"
+REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
@@ -134,7 +144,7 @@ def test_full_sentences(glossary):
 
 def test_coverage_counts_content_words_with_repeats(glossary):
     texts = ["Das Kleid ist rot.", "Das Kleid ist rot.", "Ein Quarkbrot mit 3/4-Arm und Zwxq"]
-    coverage = measure_coverage(texts, glossary, glossary.lexicon)
+    coverage = measure_coverage(texts, translate_texts(texts, glossary), glossary)
     assert coverage.descriptions == 3
     # Kleid, rot (twice each), Quarkbrot, Zwxq; not Das/ist/Ein/mit/und, not 3/4-Arm.
     assert coverage.content_tokens == 6
@@ -166,7 +176,7 @@ def test_items_with_given_tags_pass_through(glossary):
         },
         {"id": "b", "image": "b.jpg", "url": "u", "descriptions": ["Kleid"], "tags": ["Red"]},
     ]
-    translated, coverage = translate_items(items, glossary, glossary.lexicon)
+    translated, coverage = translate_items(items, glossary, glossary)
     assert translated[0] == {**items[0], "english": ["A red dress."]}
     assert translated[1] == {**items[1], "english": []}
     assert coverage.descriptions == 1
@@ -174,11 +184,12 @@ def test_items_with_given_tags_pass_through(glossary):
 
 def test_unknown_backend_is_a_one_line_error_naming_the_param(tmp_path, glossary):
     params = tmp_path / "params.yaml"
-    params.write_text("translate:\n  backend: marian\n", encoding="utf-8")
+    params.write_text("translate:\n  backend: deepl\n", encoding="utf-8")
     with pytest.raises(PipelineError, match=r"param translate\.backend"):
         read_params("translate", TranslateParams, params)
-    with pytest.raises(PipelineError, match=r"translate\.backend: unknown backend 'marian'"):
-        make_translator("marian", glossary.lexicon)
+    unchecked = TranslateParams.model_construct(backend="deepl")
+    with pytest.raises(PipelineError, match=r"translate\.backend: unknown backend 'deepl'"):
+        make_translator(unchecked, glossary.lexicon)
 
 
 def test_non_string_description_is_an_error(tmp_path):
@@ -189,14 +200,17 @@ def test_non_string_description_is_an_error(tmp_path):
         load_items(path)
 
 
-def make_stage_folder(path, descriptions_per_item=(["Ein rotes Kleid.", "Kleid in Blau"],)):
+def make_stage_folder(
+    path, descriptions_per_item=(["Ein rotes Kleid.", "Kleid in Blau"],), params="backend: glossary"
+):
     items = [
         {"id": f"i{n}", "image": f"images/i{n}.jpg", "url": "u", "descriptions": list(texts)}
         for n, texts in enumerate(descriptions_per_item)
     ]
-    (path / "data/raw").mkdir(parents=True)
+    (path / "data/raw").mkdir(parents=True, exist_ok=True)
     (path / "data/raw/items.json").write_text(json.dumps(items), encoding="utf-8")
-    (path / "params.yaml").write_text("translate:\n  backend: glossary\n", encoding="utf-8")
+    section = "".join(f"  {line}\n" for line in params.splitlines())
+    (path / "params.yaml").write_text(f"translate:\n{section}", encoding="utf-8")
 
 
 def test_stage_writes_outputs_deterministically(tmp_path, monkeypatch):
@@ -220,14 +234,17 @@ def test_stage_writes_outputs_deterministically(tmp_path, monkeypatch):
 
 def test_failing_backend_leaves_no_output(tmp_path, monkeypatch):
     class Failing:
-        def __init__(self, lexicon):
+        name = "failing"
+        batch_size = 8
+
+        def __init__(self, params, lexicon):
             pass
 
         def translate(self, texts):
             return texts[:-1]  # one translation short
 
-        def untranslated_words(self, text):
-            return []
+        def identity(self):
+            return {"backend": self.name}
 
     make_stage_folder(tmp_path)
     monkeypatch.chdir(tmp_path)
@@ -241,3 +258,142 @@ def test_failing_backend_leaves_no_output(tmp_path, monkeypatch):
 def test_translation_is_deterministic_across_instances(glossary):
     texts = ["Ein knielanges Kleid mit Spitzeneinsatz.", "Die Ärmel sind kurz"] * 3
     assert GlossaryTranslator.load().translate(texts) == glossary.translate(texts)
+
+
+# Normalisation and the coverage measure shared by all backends --------------------------------
+
+
+def test_descriptions_differing_in_spacing_are_translated_once(glossary):
+    calls = []
+
+    class Counting:
+        name, batch_size = "counting", 4
+
+        def translate(self, texts):
+            calls.extend(texts)
+            return glossary.translate(texts)
+
+    texts = [normalise(text) for text in ["Ein  rotes\nKleid ", "Ein rotes Kleid", "Kleid"]]
+    english = translate_texts(texts, Counting())
+    assert sorted(calls) == ["Ein rotes Kleid", "Kleid"]
+    assert english == {"Ein rotes Kleid": "A red dress", "Kleid": "Dress"}
+
+
+def test_words_found_unchanged_in_a_translation_are_untranslated(glossary):
+    # As a neural backend might write it: Quarkbrot copied, elegant/Top/Shorts the same in English.
+    source = "Ein elegantes Top mit Shorts aus Quarkbrot, elegant und Quarkbrot."
+    english = "An elegant Top with Shorts of Quarkbrot, elegant and quarkbrot."
+    assert untranslated_words(source, english, glossary) == ["quarkbrot", "quarkbrot"]
+    assert untranslated_words(source, "An elegant top with shorts of curd bread.", glossary) == []
+
+
+def test_transformers_is_not_imported_by_the_glossary_backend(tmp_path):
+    code = (
+        "import sys; from stages import translate; from stages.glossary import Lexicon\n"
+        "params = translate.TranslateParams(backend='glossary')\n"
+        "translator = translate.make_translator(params, Lexicon.load())\n"
+        "assert translator.translate(['Ein rotes Kleid']) == ['A red dress']\n"
+        "assert 'transformers' not in sys.modules and 'torch' not in sys.modules\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+
+
+# The widened lexicon --------------------------------------------------------------------------
+
+
+def read_fashion_words() -> list[tuple[str, list[str]]]:
+    rows = [
+        line.split("\t")
+        for line in FASHION_WORDS.read_text(encoding="utf-8").splitlines()
+        if line and not line.startswith("#")
+    ]
+    assert rows[0] == ["german", "accepted"]
+    return [(german, accepted.split("|")) for german, accepted in rows[1:]]
+
+
+def comparable(english: str) -> str:
+    """Lower case, hyphens as spaces, no final punctuation: how the word list is compared."""
+    return " ".join(re.sub(r"[-.,!]", " ", english.lower()).split())
+
+
+def test_glossary_knows_common_fashion_words(glossary):
+    words = read_fashion_words()
+    assert len(words) >= 300
+    wrong = [
+        (german, english)
+        for german, accepted in words
+        if comparable(english := glossary.translate([german])[0])
+        not in {comparable(option) for option in accepted}
+    ]
+    assert len(wrong) <= 0.05 * len(words), wrong
+
+
+def test_colour_shades_compounds_and_spellings(glossary):
+    assert english(glossary, "dunkelblaue hellgraues weinrote Dunkelgrün") == (
+        "dark blue light gray burgundy dark green"
+    )
+    assert english(glossary, "Spitzeneinsatz Wasserfallausschnitt Knopfleiste") == (
+        "Lace insert cowl neckline button placket"
+    )
+    assert english(glossary, "Aermel Reissverschluss Ruesche Blaettermuster") == (
+        "Sleeve zipper ruffle leaf pattern"
+    )
+
+
+# The Ding dictionary --------------------------------------------------------------------------
+
+DING_LINES = [
+    "# Version :: test",
+    "Kleid {n} | Kleider {pl} :: gown | gowns",
+    "Mondlicht {n} [astron.] :: moonlight",
+    "Quarkbrot {n}; Käsebrot {n} | Quarkbrote {pl} :: curd bread; cheese bread | curd breads",
+    "funkelnd; glitzernd {adj} :: sparkling; glittering",
+    "etw. verschmutzen {vt} | verschmutzend | verschmutzt :: to soil sth. | soiling | soiled",
+    "das A und O [ugs.] :: the nuts and bolts [coll.]",
+    "Tagundnachtgleiche {f} | Tagundnachtgleichen :: equinox",
+]
+
+
+@pytest.fixture
+def ding_file(tmp_path):
+    path = tmp_path / "de-en"
+    path.write_text("\n".join(DING_LINES) + "\n", encoding="utf-8")
+    return path
+
+
+def test_ding_lines_become_lexicon_entries(ding_file):
+    ding = load_ding(ding_file)
+    noun = frozenset({"noun"})
+    assert ding.find("quarkbrot", noun).english == "curd bread"
+    assert ding.find("kaesebrot", noun).english == "curd bread"  # aligned by sub-entry
+    assert ding.find("quarkbrote", noun).english == "curd breads"  # a plural headword
+    assert ding.find("funkelnd", frozenset({"adj"})).english == "sparkling"
+    assert ding.find("verschmutzen", frozenset({"verb"})).english == "soil"
+    assert ding.find("verschmutzt", frozenset({"adj"})).english == "soiled"  # participle
+    assert ding.find("a", frozenset({"noun", "adj"})) is None  # a phrase
+    assert ding.find("tagundnachtgleiche", noun) is None  # sub-entries not aligned
+
+
+def test_ding_is_consulted_only_for_words_the_lexicon_lacks(glossary, ding_file):
+    with_ding = GlossaryTranslator(glossary.lexicon, load_ding(ding_file))
+    text = "Ein funkelndes Kleid im Mondlicht mit Quarkbroten, verschmutzt."
+    assert with_ding.translate([text]) == [
+        "A sparkling dress in the moonlight with curd breads, soiled."
+    ]
+    assert with_ding.identity()["ding"] != glossary.identity()["ding"]
+
+
+def test_missing_ding_file_is_a_one_line_error(tmp_path):
+    with pytest.raises(PipelineError, match=r"param translate\.ding_path: .*not found"):
+        load_ding(tmp_path / "no-such-file")
+
+
+def test_stage_uses_the_ding_path_param(tmp_path, monkeypatch, ding_file):
+    make_stage_folder(
+        tmp_path, (["Kleid im Mondlicht"],), f"backend: glossary\nding_path: {ding_file}"
+    )
+    monkeypatch.chdir(tmp_path)
+    translate.main()
+    items = json.loads(translate.OUT_FILE.read_text(encoding="utf-8"))
+    assert items[0]["english"] == ["Dress in the moonlight"]

@@ -41,7 +41,7 @@ from PIL import Image
 from pydantic import Field, field_validator
 from tqdm import tqdm
 
-from stages.common import PipelineError, StrictModel, atomic_path, write_json
+from stages.common import PipelineError, StrictModel, atomic_path, repo_path, write_json
 
 FEIDEGGER_URL = (
     "https://raw.githubusercontent.com/zalandoresearch/feidegger/master/data/"
@@ -376,14 +376,6 @@ class Downloader:
         return Outcome(url, status, file_name=file_name)
 
 
-def resolve_cache_dir(cache_dir: str) -> Path:
-    """A relative cache folder lives under the real repo root, also in `dvc exp run --temp`."""
-    path = Path(cache_dir)
-    if path.is_absolute():
-        return path
-    return Path(os.environ.get("DVC_ROOT", ".")) / path
-
-
 def load_release(downloader: Downloader, params: Params, cache: Path) -> tuple[list[dict], str]:
     """Get the release JSON (from the cache when it matches the pin), check hash and schema."""
     cached = cache / f"release-{url_key(params.json_url)}.json"
@@ -435,7 +427,7 @@ def download_all(downloader: Downloader, urls: list[str], workers: int) -> dict[
 
 def fetch(params: Params, raw_dir: Path) -> list[dict]:
     """Download FEIDEGGER into raw_dir (images/ and the report); return normalised items."""
-    cache = resolve_cache_dir(params.cache_dir)
+    cache = repo_path(params.cache_dir)
     cache_images = cache / "images"
     raw_images = raw_dir / "images"
     for folder in (cache_images, raw_images):

@@ -1,0 +1,99 @@
+"""Multi-label scores shared by train (validation curves) and evaluate (test report).
+
+Inputs are `y_true` (items x tags, 0/1) and `scores` (items x tags, probabilities or any
+monotone score such as a train-frequency prior). Undefined ratios (no predictions, no positives)
+count as 0 rather than raising, so a model that predicts nothing scores 0, not an error.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.metrics import (
+    average_precision_score,
+    hamming_loss,
+    precision_recall_curve,
+    precision_recall_fscore_support,
+)
+
+
+def threshold_metrics(y_true: np.ndarray, scores: np.ndarray, threshold: float) -> dict[str, float]:
+    """Micro, macro and samples precision/recall/F1 and the hamming loss at `threshold`."""
+    predicted = (scores >= threshold).astype(int)
+    result: dict[str, float] = {}
+    for average in ("micro", "macro", "samples"):
+        precision, recall, f1, _ = precision_recall_fscore_support(
+            y_true, predicted, average=average, zero_division=0
+        )
+        result[f"{average}_precision"] = float(precision)
+        result[f"{average}_recall"] = float(recall)
+        result[f"{average}_f1"] = float(f1)
+    result["hamming_loss"] = float(hamming_loss(y_true, predicted))
+    return result
+
+
+def average_precisions(y_true: np.ndarray, scores: np.ndarray) -> np.ndarray:
+    """Average precision of each tag; NaN for a tag with no positives (AP is undefined there)."""
+    result = np.full(y_true.shape[1], np.nan)
+    for tag in range(y_true.shape[1]):
+        if y_true[:, tag].any():
+            result[tag] = average_precision_score(y_true[:, tag], scores[:, tag])
+    return result
+
+
+def mean_average_precision(y_true: np.ndarray, scores: np.ndarray) -> tuple[float, int]:
+    """mAP over the tags that have positives, and how many tags were left out for having none."""
+    per_tag = average_precisions(y_true, scores)
+    defined = ~np.isnan(per_tag)
+    mean = float(per_tag[defined].mean()) if defined.any() else 0.0
+    return mean, int((~defined).sum())
+
+
+def summary(y_true: np.ndarray, scores: np.ndarray, threshold: float) -> dict[str, float]:
+    """All headline numbers: `threshold_metrics` plus mAP and the count of tags it excludes."""
+    result = threshold_metrics(y_true, scores, threshold)
+    result["map"], result["map_tags_excluded"] = mean_average_precision(y_true, scores)
+    return result
+
+
+def per_tag_table(
+    y_true: np.ndarray, scores: np.ndarray, threshold: float, classes: list[str]
+) -> list[dict]:
+    """Per tag: support (test positives), precision, recall, F1 and AP (None if undefined)."""
+    predicted = (scores >= threshold).astype(int)
+    precision, recall, f1, support = precision_recall_fscore_support(
+        y_true, predicted, average=None, zero_division=0, labels=list(range(len(classes)))
+    )
+    aps = average_precisions(y_true, scores)
+    return [
+        {
+            "tag": tag,
+            "support": int(support[index]),
+            "precision": round(float(precision[index]), 4),
+            "recall": round(float(recall[index]), 4),
+            "f1": round(float(f1[index]), 4),
+            "ap": None if np.isnan(aps[index]) else round(float(aps[index]), 4),
+        }
+        for index, tag in enumerate(classes)
+    ]
+
+
+def micro_pr_curve(y_true: np.ndarray, scores: np.ndarray, max_points: int = 200) -> list[dict]:
+    """Micro-averaged precision-recall curve (item-tag pairs pooled), thinned to `max_points`."""
+    precision, recall, thresholds = precision_recall_curve(y_true.ravel(), scores.ravel())
+    # precision/recall have one more point than thresholds (recall 0 at the end); drop it.
+    precision, recall = precision[:-1], recall[:-1]
+    keep = np.unique(np.linspace(0, len(thresholds) - 1, min(max_points, len(thresholds))).round())
+    return [
+        {
+            "threshold": round(float(thresholds[i]), 4),
+            "precision": round(float(precision[i]), 4),
+            "recall": round(float(recall[i]), 4),
+        }
+        for i in keep.astype(int)
+    ]
+
+
+def top_tags(scores: np.ndarray, classes: list[str], k: int = 3) -> list[str]:
+    """The `k` highest-scoring tags of one item, best first (the recipe's gallery captions)."""
+    order = np.argsort(-scores, kind="stable")[:k]
+    return [classes[index] for index in order]

@@ -1,0 +1,209 @@
+"""MLflow tracking: one run per pipeline run, opened by train and reopened by evaluate.
+
+The store is `sqlite:///<root>/mlflow.db` with artifacts in `<root>/mlartifacts`, where root is
+`$DVC_ROOT` (set by `dvc exp run --temp/--queue`, which run in a temporary copy of the repo) or
+else the current directory; `$MLFLOW_TRACKING_URI` overrides the store. Tracking is a side
+channel: if the store cannot be used, the stage prints one warning line and carries on without it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+from collections.abc import Iterable
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from stages.common import repo_root
+
+EXPERIMENT_NAME = "fashion-tagger"
+RUN_FILE = Path("data/train/mlflow_run.json")
+PINNED = ("torch", "torchvision")  # the logged model's requirements (pinned: no slow inference)
+
+
+def tracking_uri() -> str:
+    """$MLFLOW_TRACKING_URI, else the SQLite store in the tracking root."""
+    return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{repo_root() / 'mlflow.db'}"
+
+
+def artifact_location() -> str:
+    """Where a newly created experiment keeps its artifacts: <root>/mlartifacts."""
+    return (repo_root() / "mlartifacts").as_uri()
+
+
+def flatten(mapping: dict, prefix: str = "") -> dict[str, Any]:
+    """Nested params as flat 'section.key' entries (lists stay whole values)."""
+    flat: dict[str, Any] = {}
+    for key, value in mapping.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            flat.update(flatten(value, f"{name}."))
+        else:
+            flat[name] = value
+    return flat
+
+
+def read_all_params(path: Path = Path("params.yaml")) -> dict[str, Any]:
+    """Every param in params.yaml, flattened (empty if the file is missing)."""
+    if not path.exists():
+        return {}
+    with path.open(encoding="utf-8") as handle:
+        return flatten(yaml.safe_load(handle) or {})
+
+
+def section_params(section: str, include: bool = True) -> dict[str, Any]:
+    """The flattened params of one section of params.yaml, or (include=False) of all the others."""
+    return {
+        key: value
+        for key, value in read_all_params().items()
+        if key.startswith(f"{section}.") == include
+    }
+
+
+def git_revision(root: Path) -> str | None:
+    """HEAD's commit in `root`, or None without git or commits."""
+    try:
+        result = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True
+        )
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return result.stdout.strip() or None
+
+
+def data_hash(paths: Iterable[Path]) -> str:
+    """sha256 over the bytes of the given files, in order (identifies the labels and split)."""
+    digest = hashlib.sha256()
+    for path in paths:
+        digest.update(Path(path).read_bytes())
+    return digest.hexdigest()
+
+
+def quiet_mlflow() -> None:
+    """Keep MLflow's INFO chatter (database set-up, ...) out of the stage output.
+
+    MLflow configures its loggers when first imported, from $MLFLOW_LOGGING_LEVEL; a user's own
+    setting of that variable wins.
+    """
+    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
+
+
+class Tracker:
+    """An MLflow run that turns itself off, with one warning line, on the first failure.
+
+    Every method is a no-op once tracking is off, so stage code calls them unconditionally.
+    """
+
+    def __init__(self) -> None:
+        self.run_id: str | None = None
+        self.enabled = True
+
+    def _guard(self, action: str, function, *args, **kwargs) -> Any:
+        if not self.enabled:
+            return None
+        try:
+            return function(*args, **kwargs)
+        except Exception as error:  # noqa: BLE001 - any MLflow failure must not stop the stage
+            self.enabled = False
+            reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error)
+            print(
+                f"warning: MLflow tracking off ({action} failed at {tracking_uri()}: {reason})",
+                file=sys.stderr,
+            )
+            return None
+
+    def start(
+        self,
+        run_id: str | None = None,
+        tags: dict[str, Any] | None = None,
+        params: dict[str, Any] | None = None,
+    ) -> Tracker:
+        """Reopen `run_id` (or create a run when it is None) and log `params` to it.
+
+        MLflow params cannot change once logged: when the reopened run already holds other values
+        for some of `params` (evaluate re-run with new settings), a new run nested under it
+        takes them instead.
+        """
+        self._guard("start", self._start, run_id, tags or {}, params or {})
+        return self
+
+    def _start(self, run_id: str | None, tags: dict[str, Any], params: dict[str, Any]) -> None:
+        quiet_mlflow()
+        import mlflow
+
+        mlflow.set_tracking_uri(tracking_uri())
+        params = {key: str(value) for key, value in params.items()}
+        if run_id is None:
+            run = self._new_run(tags)
+        else:
+            logged = mlflow.get_run(run_id).data.params
+            if all(logged.get(key, value) == value for key, value in params.items()):
+                run = mlflow.start_run(run_id=run_id)
+            else:
+                run = self._new_run(tags | {"mlflow.parentRunId": run_id})
+        self.run_id = run.info.run_id
+        mlflow.log_params(params)
+
+    @staticmethod
+    def _new_run(tags: dict[str, Any]):
+        import mlflow
+
+        experiment = mlflow.get_experiment_by_name(EXPERIMENT_NAME)
+        experiment_id = (
+            experiment.experiment_id
+            if experiment
+            else mlflow.create_experiment(EXPERIMENT_NAME, artifact_location())
+        )
+        name = os.environ.get("DVC_EXP_NAME") or None
+        return mlflow.start_run(experiment_id=experiment_id, run_name=name, tags=tags)
+
+    def log_metrics(self, metrics: dict[str, float], step: int | None = None) -> None:
+        import mlflow
+
+        self._guard("log metrics", mlflow.log_metrics, metrics, step=step)
+
+    def log_artifact(self, path: Path | str, directory: str | None = None) -> None:
+        import mlflow
+
+        self._guard("log artifact", mlflow.log_artifact, str(path), directory)
+
+    def log_model(self, model, input_example) -> None:
+        """Log a torch module, exported with torch.export ("pt2": loads without project code).
+
+        The input example fixes the input's dtype and layout; give it a batch of two or more so
+        that the batch size stays free.
+        """
+        self._guard("log model", self._log_model, model, input_example)
+
+    def _log_model(self, model, input_example) -> None:
+        import mlflow.pytorch
+
+        mlflow.pytorch.log_model(
+            model,
+            name="model",
+            input_example=input_example,
+            serialization_format="pt2",
+            pip_requirements=[f"{name}=={version(name).split('+')[0]}" for name in PINNED],
+        )
+
+    def end(self, status: str = "FINISHED") -> None:
+        import mlflow
+
+        self._guard("end run", mlflow.end_run, status)
+
+
+def pipeline_tags(data_files: Iterable[Path]) -> dict[str, str]:
+    """Tags that tie an MLflow run to its DVC experiment, git revision and data."""
+    root = repo_root()
+    tags = {"dvc.root": str(root), "data.sha256": data_hash(data_files)}
+    if os.environ.get("DVC_EXP_NAME"):
+        tags["dvc.exp_name"] = os.environ["DVC_EXP_NAME"]
+    revision = git_revision(root)
+    if revision:
+        tags["git.revision"] = revision
+    return tags

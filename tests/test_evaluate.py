@@ -1,0 +1,112 @@
+"""Tests for stages.metrics and stages.evaluate."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from stages import evaluate, train
+from stages.metrics import (
+    mean_average_precision,
+    micro_pr_curve,
+    per_tag_table,
+    summary,
+    threshold_metrics,
+    top_tags,
+)
+from tests.train_fixtures import CLASSES, write_inputs
+
+Y_TRUE = np.array([[1, 0, 1], [1, 1, 0], [0, 0, 1], [1, 0, 0]])
+SCORES = np.array([[0.9, 0.2, 0.6], [0.8, 0.4, 0.1], [0.3, 0.1, 0.4], [0.7, 0.6, 0.2]])
+
+
+def test_threshold_metrics_by_hand():
+    scores = threshold_metrics(Y_TRUE, SCORES, 0.5)
+    # Predicted positives: (0,0) (0,2) (1,0) (3,0) (3,1); true positives: 4 of 6 labels.
+    assert scores["micro_precision"] == pytest.approx(4 / 5)
+    assert scores["micro_recall"] == pytest.approx(4 / 6)
+    assert scores["micro_f1"] == pytest.approx(2 * 0.8 * (4 / 6) / (0.8 + 4 / 6))
+    # Per tag F1: tag 0 = 1.0, tag 1 = 0 (one wrong prediction), tag 2 = 2/3.
+    assert scores["macro_f1"] == pytest.approx((1 + 0 + 2 / 3) / 3)
+    assert scores["hamming_loss"] == pytest.approx(3 / 12)
+
+
+def test_map_leaves_out_tags_without_positives():
+    y_true = np.array([[1, 0], [0, 0], [1, 0]])
+    scores = np.array([[0.9, 0.5], [0.1, 0.5], [0.8, 0.5]])
+    assert mean_average_precision(y_true, scores) == (1.0, 1)
+
+
+def test_per_tag_table_and_top_tags():
+    rows = per_tag_table(Y_TRUE, SCORES, 0.5, ["a", "b", "c"])
+    assert [row["support"] for row in rows] == [3, 1, 2]
+    assert rows[0]["f1"] == 1.0 and rows[1]["f1"] == 0.0
+    assert top_tags(SCORES[3], ["a", "b", "c"], k=2) == ["a", "b"]
+
+
+def test_pr_curve_is_thinned_and_bounded():
+    rng = np.random.default_rng(0)
+    y_true = rng.integers(0, 2, (200, 5))
+    points = micro_pr_curve(y_true, rng.random((200, 5)), max_points=50)
+    assert 2 <= len(points) <= 50
+    assert all(0 <= p["precision"] <= 1 and 0 <= p["recall"] <= 1 for p in points)
+    recalls = [p["recall"] for p in points]
+    assert recalls == sorted(recalls, reverse=True)  # thresholds rise, recall falls
+
+
+def test_prior_baseline_predicts_the_majority_tags():
+    train_labels = np.array([[1, 0, 1], [1, 0, 0], [1, 1, 0]])
+    baseline = evaluate.prior_scores(train_labels, items=4)
+    assert baseline.shape == (4, 3)
+    assert (baseline >= 0.5).tolist() == [[True, False, False]] * 4
+    # Constant scores rank nothing: each tag's AP is its test frequency.
+    assert summary(Y_TRUE, baseline, 0.5)["map"] == pytest.approx((3 / 4 + 1 / 4 + 2 / 4) / 3)
+
+
+@pytest.fixture(scope="module")
+def evaluated(tmp_path_factory):
+    """A tiny train + evaluate run in a temporary repo; returns its root."""
+    root = tmp_path_factory.mktemp("evaluate")
+    params = write_inputs(root)
+    params["train"]["epochs"] = 3
+    (root / "params.yaml").write_text(json.dumps(params))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(root)
+        patch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{root / 'mlflow.db'}")
+        train.main()
+        evaluate.main()
+    return root
+
+
+def test_eval_json_compares_model_and_baseline(evaluated):
+    report = json.loads((evaluated / "metrics/eval.json").read_text())
+    assert report["test_items"] == 12 and report["threshold"] == 0.5
+    for side in ("model", "baseline"):
+        assert {"micro_f1", "macro_f1", "samples_f1", "map", "hamming_loss"} <= set(report[side])
+    # The images carry their tags (colour, stripes): the model ranks them, the prior cannot.
+    assert report["model"]["map"] > report["baseline"]["map"]
+
+
+def test_per_tag_and_pr_curve_files(evaluated):
+    with (evaluated / "metrics/per_tag.csv").open() as handle:
+        rows = list(csv.DictReader(handle))
+    assert [row["tag"] for row in rows] == CLASSES
+    assert set(rows[0]) == {"tag", "support", "precision", "recall", "f1", "ap"}
+    with (evaluated / "metrics/pr_curve.csv").open() as handle:
+        assert 2 <= len(list(csv.DictReader(handle))) <= 20  # evaluate.pr_points
+
+
+def test_gallery_picture_is_written(evaluated):
+    with Image.open(evaluated / "metrics/test_gallery.png") as picture:
+        assert picture.format == "PNG" and picture.width > 300
+
+
+def test_training_curves_have_one_row_per_epoch(evaluated):
+    with (evaluated / "metrics/train_curves.csv").open() as handle:
+        rows = list(csv.DictReader(handle))
+    assert [row["epoch"] for row in rows] == ["1", "2", "3"]
+    assert list(rows[0]) == train.CURVE_COLUMNS

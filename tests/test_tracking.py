@@ -1,0 +1,121 @@
+"""Tests for stages.tracking: where runs go, what a pipeline run logs, and failing softly."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import mlflow
+import mlflow.pytorch
+import numpy as np
+import pytest
+import torch
+import yaml
+
+from stages import evaluate, tracking, train
+from tests.train_fixtures import CLASSES, write_inputs
+
+
+@pytest.fixture(autouse=True)
+def no_outside_tracking_env(monkeypatch):
+    for name in ("MLFLOW_TRACKING_URI", "DVC_ROOT", "DVC_EXP_NAME"):
+        monkeypatch.delenv(name, raising=False)
+
+
+def test_store_is_in_the_dvc_root_when_set(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert tracking.tracking_uri() == f"sqlite:///{tmp_path.resolve() / 'mlflow.db'}"
+    monkeypatch.setenv("DVC_ROOT", "/real/repo")
+    assert tracking.tracking_uri() == "sqlite:////real/repo/mlflow.db"
+    assert tracking.artifact_location() == "file:///real/repo/mlartifacts"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://127.0.0.1:5000")
+    assert tracking.tracking_uri() == "http://127.0.0.1:5000"
+
+
+def test_flatten_and_git_revision(tmp_path):
+    assert tracking.flatten({"train": {"lr": 0.1, "augment": {"hflip": True}}, "seed": 1}) == {
+        "train.lr": 0.1,
+        "train.augment.hflip": True,
+        "seed": 1,
+    }
+    assert tracking.git_revision(tmp_path) is None  # not a git repo: no tag, no error
+
+
+@pytest.fixture(scope="module")
+def tracked(tmp_path_factory):
+    """A tiny train + evaluate run logging to a temporary SQLite store; returns (root, run)."""
+    root = tmp_path_factory.mktemp("tracked")
+    write_inputs(root)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(root)
+        patch.delenv("MLFLOW_TRACKING_URI", raising=False)
+        patch.setenv("DVC_ROOT", str(root))
+        patch.setenv("DVC_EXP_NAME", "tiny-exp")
+        train.main()
+        evaluate.main()
+    run_id = json.loads((root / "data/train/mlflow_run.json").read_text())["run_id"]
+    mlflow.set_tracking_uri(f"sqlite:///{root / 'mlflow.db'}")
+    return root, mlflow.get_run(run_id)
+
+
+def test_one_run_holds_params_metrics_and_tags(tracked):
+    root, run = tracked
+    assert run.info.run_name == "tiny-exp" and run.info.status == "FINISHED"
+    assert run.data.params["train.lr"] == "0.003"
+    assert run.data.params["evaluate.threshold"] == "0.5"
+    history = mlflow.MlflowClient().get_metric_history(run.info.run_id, "val_loss")
+    assert [point.step for point in history] == [1, 2]
+    assert {"test_micro_f1", "baseline_test_micro_f1", "test_map"} <= set(run.data.metrics)
+    assert run.data.tags["dvc.exp_name"] == "tiny-exp"
+    assert len(run.data.tags["data.sha256"]) == 64
+    assert Path(run.info.artifact_uri.removeprefix("file://")).is_relative_to(root / "mlartifacts")
+
+
+def test_artifacts_are_logged(tracked):
+    _, run = tracked
+    client = mlflow.MlflowClient()
+    names = {item.path for item in client.list_artifacts(run.info.run_id)}
+    names |= {item.path for item in client.list_artifacts(run.info.run_id, "plots")}
+    assert {"classes.json", "eval.json", "plots/per_tag.csv", "plots/test_gallery.png"} <= names
+
+
+def test_logged_model_tags_an_image(tracked):
+    root, run = tracked
+    [logged] = mlflow.search_logged_models(
+        experiment_ids=[run.info.experiment_id], output_format="list"
+    )
+    model = mlflow.pytorch.load_model(logged.model_uri)
+    images = np.load(root / "data/prepare/images.npy")[:3].transpose(0, 3, 1, 2).copy()
+    probabilities = model(torch.from_numpy(images))
+    assert probabilities.shape == (3, len(CLASSES))
+    assert ((probabilities >= 0) & (probabilities <= 1)).all()
+
+
+def test_reevaluating_with_other_params_opens_a_nested_run(tracked, monkeypatch):
+    root, run = tracked
+    params = yaml.safe_load((root / "params.yaml").read_text())
+    params["evaluate"]["threshold"] = 0.3
+    (root / "params.yaml").write_text(json.dumps(params))
+    monkeypatch.chdir(root)
+    monkeypatch.setenv("DVC_ROOT", str(root))
+    evaluate.main()
+    children = mlflow.search_runs(
+        [run.info.experiment_id],
+        filter_string=f"tags.mlflow.parentRunId = '{run.info.run_id}'",
+        output_format="list",
+    )
+    assert len(children) == 1 and children[0].data.params["evaluate.threshold"] == "0.3"
+
+
+def test_an_unusable_store_warns_once_and_the_stages_finish(tmp_path, monkeypatch, capsys):
+    write_inputs(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "a-file").write_text("")  # the store's folder cannot be created inside a file
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'a-file/mlflow.db'}")
+    train.main()
+    warnings = [line for line in capsys.readouterr().err.splitlines() if "warning" in line]
+    assert len(warnings) == 1 and "MLflow tracking off" in warnings[0]
+    assert json.loads((tmp_path / "data/train/mlflow_run.json").read_text())["run_id"] is None
+    evaluate.main()
+    assert (tmp_path / "metrics/eval.json").exists()
+    assert "Traceback" not in capsys.readouterr().err

@@ -1,7 +1,8 @@
 """Training throughput: the real data path vs. the same model on ready-made tensors.
 
 Real path: the prepare cache (uint8 NHWC) -> CachedImages with the params' augmentations ->
-DataLoader (params' workers) -> model. Reference: the same model on one batch of tensors already
+DataLoader (params' workers) -> model (params' backbone, head and pretrained weights; all
+layers learning, BCE). Reference: the same model on one batch of tensors already
 in memory. The ratio says how much the data path costs. Uses `data/prepare/` when present, else
 a random cache of the params' image size. Run from the repo root:
 
@@ -71,7 +72,8 @@ def main() -> None:
     data = SplitData(ids=[str(i) for i in range(count)], images=images, labels=labels)
 
     torch.manual_seed(params.seed)
-    tagger = Tagger(params.backbone, TAGS, params.dropout).to(device)
+    tagger = Tagger(params.backbone, TAGS, params.dropout, params.head, params.pretrained)
+    tagger = tagger.to(device)
     if device.type == "cuda":
         tagger = tagger.to(memory_format=torch.channels_last)
     tagger.train()

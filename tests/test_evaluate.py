@@ -7,6 +7,7 @@ import json
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from stages import evaluate, train
@@ -91,11 +92,32 @@ def test_eval_json_compares_model_and_baseline(evaluated):
     assert report["model"]["map"] > report["baseline"]["map"]
 
 
+def test_eval_json_reports_each_threshold_choice(evaluated):
+    report = json.loads((evaluated / "metrics/eval.json").read_text())
+    by_threshold = report["by_threshold"]
+    assert set(by_threshold) == {"fixed", "global", "per_tag"}
+    assert by_threshold["fixed"]["micro_f1"] == report["model"]["micro_f1"]
+    record = torch.load(evaluated / "data/train/model.pt", weights_only=True)
+    assert by_threshold["global"]["threshold"] == round(record["thresholds"]["global"], 4)
+    assert len(record["thresholds"]["per_tag"]) == len(CLASSES)
+    for mode in ("global", "per_tag"):
+        assert {"micro_f1", "macro_f1", "samples_f1"} <= set(by_threshold[mode])
+
+
 def test_per_tag_and_pr_curve_files(evaluated):
     with (evaluated / "metrics/per_tag.csv").open() as handle:
         rows = list(csv.DictReader(handle))
     assert [row["tag"] for row in rows] == CLASSES
-    assert set(rows[0]) == {"tag", "support", "precision", "recall", "f1", "ap"}
+    assert set(rows[0]) == {
+        "tag",
+        "support",
+        "precision",
+        "recall",
+        "f1",
+        "ap",
+        "threshold",
+        "f1_tuned",
+    }
     with (evaluated / "metrics/pr_curve.csv").open() as handle:
         assert 2 <= len(list(csv.DictReader(handle))) <= 20  # evaluate.pr_points
 

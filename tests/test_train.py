@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import urllib.error
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
+import torchvision
 from PIL import Image
 
-from stages import train
+from stages import model, train
 from stages.common import PipelineError
-from stages.model import Tagger, build_backbone, load_model, save_model
+from stages.model import Tagger, build_features, load_model, save_model
 from stages.prepare import build_cache, load_image, load_labelled_split
 from tests.train_fixtures import CLASSES, HEIGHT, TINY_PARAMS, WIDTH, write_inputs
 
@@ -55,27 +59,95 @@ def test_labelled_split_aligns_images_and_labels(tiny_data):
         assert (centre[0] > centre[2]) == bool(train_split.labels[row, red_column])
 
 
-def test_head_replaces_the_last_linear_layer():
-    resnet = build_backbone("resnet18", 7, dropout=0.3)
-    assert isinstance(resnet.fc[0], torch.nn.Dropout) and resnet.fc[0].p == 0.3
-    assert resnet.fc[1].out_features == 7
-    mobilenet = build_backbone("mobilenet_v3_small", 5, dropout=0.2)
-    assert mobilenet.classifier[-1][1].out_features == 5
+def test_classifier_is_stripped_and_a_head_added():
+    tagger = Tagger("resnet18", 7, dropout=0.3)
+    assert isinstance(tagger.backbone.fc, torch.nn.Identity)
+    assert isinstance(tagger.head[0], torch.nn.Dropout) and tagger.head[0].p == 0.3
+    assert tagger.head[1].in_features == 512 and tagger.head[1].out_features == 7
+    mobilenet, features = build_features("mobilenet_v3_small", pretrained=False)
+    # Sequential(Linear, Hardswish, Dropout, Linear): the last linear and its dropout go.
+    kinds = [type(layer).__name__ for layer in mobilenet.classifier]
+    assert kinds == ["Linear", "Hardswish", "Identity", "Identity"] and features == 1024
+    images = torch.randint(0, 256, (2, 3, 32, 24), dtype=torch.uint8)
+    assert Tagger("mobilenet_v3_small", 5).eval().embed(images).shape == (2, 1024)
+
+
+def test_mlp_head_has_batch_norm_and_dropout():
+    head = model.build_head("mlp", 64, 5, dropout=0.3)
+    kinds = [type(layer).__name__ for layer in head]
+    assert kinds == ["Linear", "BatchNorm1d", "ReLU", "Dropout", "Linear"]
+    assert head[0].out_features == 32 and head[-1].out_features == 5
 
 
 def test_unknown_backbone_is_a_param_error():
     with pytest.raises(PipelineError, match="train.backbone"):
-        build_backbone("no_such_net", 3, 0.2)
+        build_features("no_such_net", pretrained=False)
+
+
+def test_lite0_loads_the_packaged_imagenet_weights():
+    tagger = Tagger("efficientnet_lite0", 3, pretrained=True)
+    source = torch.load(model.lite0_weights_file(), weights_only=True)
+    assert torch.equal(tagger.backbone.conv_stem.weight, source["_conv_stem.weight"])
+    assert torch.equal(tagger.backbone.bn2.running_var, source["_bn1.running_var"])
+    assert torch.allclose(tagger.mean.flatten(), torch.tensor(model.IMAGENET_MEAN))
+    assert tagger.head[1].in_features == 1280
+
+
+def test_lite0_mapping_checks_count_and_shapes():
+    target = {"a.weight": torch.zeros(2, 3), "a.bias": torch.zeros(2)}
+    mapped = model.map_lite0_weights({"x": torch.ones(2, 3), "y": torch.ones(2)}, target)
+    assert list(mapped) == ["a.weight", "a.bias"] and mapped["a.bias"].sum() == 2
+    with pytest.raises(PipelineError, match=r"tensor y \(3,\) does not fit timm's a.bias"):
+        model.map_lite0_weights({"x": torch.ones(2, 3), "y": torch.ones(3)}, target)
+    with pytest.raises(PipelineError, match="1 tensors"):
+        model.map_lite0_weights({"x": torch.ones(2, 3)}, target)
+
+
+def test_torchvision_weights_offline_say_where_to_put_the_file(tmp_path, monkeypatch):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+
+    def unreachable(url, destination, *args, **kwargs):
+        raise urllib.error.URLError("no network")
+
+    monkeypatch.setattr(torch.hub, "download_url_to_file", unreachable)
+    with pytest.raises(PipelineError) as error:
+        Tagger("mobilenet_v3_small", 3, pretrained=True)
+    message = str(error.value)
+    assert "\n" not in message and "train.pretrained" in message
+    assert f"{tmp_path}/hub/checkpoints" in message and "mobilenet_v3_small-" in message
+
+
+def test_torchvision_weights_come_from_the_torch_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    url = torchvision.models.get_model_weights("mobilenet_v3_small").DEFAULT.url
+    cached = torchvision.models.mobilenet_v3_small()
+    (tmp_path / "hub/checkpoints").mkdir(parents=True)
+    torch.save(cached.state_dict(), tmp_path / "hub/checkpoints" / Path(url).name)
+    tagger = Tagger("mobilenet_v3_small", 3, pretrained=True)
+    assert torch.equal(tagger.backbone.features[0][0].weight, cached.features[0][0].weight)
+
+
+def test_frozen_backbone_stays_in_eval_mode_without_gradients():
+    tagger = Tagger("resnet18", 3)
+    tagger.freeze_backbone(True)
+    tagger.train()
+    assert not tagger.backbone.training and tagger.head.training
+    assert not any(p.requires_grad for p in tagger.backbone.parameters())
+    tagger.freeze_backbone(False)
+    assert tagger.backbone.training and all(p.requires_grad for p in tagger.parameters())
 
 
 def test_saved_model_round_trips(tmp_path):
     torch.manual_seed(0)
-    tagger = Tagger("resnet18", 4).eval()
-    save_model(tmp_path / "model.pt", tagger, CLASSES, HEIGHT, WIDTH)
+    tagger = Tagger("efficientnet_lite0", 4, head="mlp", pretrained=True).eval()
+    thresholds = {"fixed": 0.5, "global": 0.3, "per_tag": [0.1, 0.2, 0.3, 0.4]}
+    save_model(tmp_path / "model.pt", tagger, CLASSES, HEIGHT, WIDTH, thresholds)
     loaded, record = load_model(tmp_path / "model.pt")
     images = torch.randint(0, 256, (2, 3, HEIGHT, WIDTH), dtype=torch.uint8)
     assert torch.equal(loaded(images), tagger(images))
     assert record["classes"] == CLASSES and (record["height"], record["width"]) == (HEIGHT, WIDTH)
+    assert record["thresholds"] == thresholds and loaded.pretrained
+    assert model.tag_thresholds(record, "global").tolist() == [0.3] * 4
 
 
 @pytest.mark.parametrize(
@@ -102,14 +174,28 @@ def test_autocast_dtype(monkeypatch):
     assert train.autocast_dtype(torch.device("cuda"), amp=True) == torch.bfloat16
 
 
+def augment(**changes) -> train.AugmentParams:
+    no_affine = {"degrees": 0, "translate": 0, "scale": 0}
+    off = {"hflip": False, "grayscale": 0, "color_jitter": 0, "affine": no_affine}
+    return train.AugmentParams.model_validate(off | changes)
+
+
 def test_augmentation_switches():
-    off = train.AugmentParams(hflip=False, grayscale=0, color_jitter=0)
-    assert train.build_augmentation(off) is None
-    gray = train.build_augmentation(train.AugmentParams(hflip=False, grayscale=1, color_jitter=0))
+    assert train.build_augmentation(augment()) is None
+    gray = train.build_augmentation(augment(grayscale=1))
     image = torch.randint(0, 256, (3, 8, 6), dtype=torch.uint8)
     out = gray(image)
     assert out.dtype == torch.uint8 and out.shape == image.shape
     assert torch.equal(out[0], out[1]) and torch.equal(out[1], out[2])
+
+
+def test_affine_augmentation_fills_with_white():
+    shift = train.build_augmentation(augment(affine={"degrees": 0, "translate": 0.5, "scale": 0}))
+    torch.manual_seed(3)
+    black = torch.zeros(3, 20, 20, dtype=torch.uint8)
+    moved = [shift(black) for _ in range(5)]
+    assert all(out.dtype == torch.uint8 for out in moved)
+    assert any((out == 255).any() for out in moved)  # uncovered pixels are white
 
 
 def test_batch_size_above_the_training_set_is_a_param_error(tiny_data, tmp_path):
@@ -156,12 +242,88 @@ def test_a_checkpoint_of_other_params_is_not_resumed(tiny_data, tmp_path, capsys
     assert "starting afresh" in capsys.readouterr().out
 
 
-def test_fingerprint_ignores_epochs_but_not_lr(tmp_path):
+def test_fingerprint_ignores_epochs_only_with_a_constant_schedule(tmp_path):
     (tmp_path / "labels.csv").write_text("id,a\nx,1\n")
     files, shape = [tmp_path / "labels.csv"], (32, 24, 3)
     base = train.fingerprint(train_params(), files, shape)
-    assert train.fingerprint(train_params(epochs=9, resume=True), files, shape) == base
+    assert train.fingerprint(train_params(epochs=9, resume=True, patience=2), files, shape) == base
     assert train.fingerprint(train_params(lr=0.1), files, shape) != base
+    cosine = train.fingerprint(train_params(schedule="cosine"), files, shape)
+    assert train.fingerprint(train_params(schedule="cosine", epochs=9), files, shape) != cosine
+
+
+def test_lr_schedules():
+    assert train.lr_factor("constant", 7, 10) == 1.0
+    cosine = [train.lr_factor("cosine", step, 100) for step in range(100)]
+    assert cosine[0] == 1.0 and cosine == sorted(cosine, reverse=True) and cosine[-1] < 0.01
+    onecycle = [train.lr_factor("onecycle", step, 100) for step in range(100)]
+    assert onecycle[0] == pytest.approx(1 / 25) and max(onecycle) == pytest.approx(1, abs=0.01)
+    assert onecycle.index(max(onecycle)) == 30 and onecycle[-1] < 0.001
+
+
+def test_weight_decay_spares_biases_and_norms_and_backbone_lr_is_scaled():
+    tagger = Tagger("resnet18", 3)
+    groups = train.parameter_groups(tagger, lr=0.01, backbone_lr_mult=0.1, weight_decay=0.05)
+    by_id = {id(p): group for group in groups for p in group["params"]}
+    assert by_id[id(tagger.backbone.conv1.weight)]["weight_decay"] == 0.05
+    assert by_id[id(tagger.backbone.bn1.weight)]["weight_decay"] == 0.0
+    assert by_id[id(tagger.head[1].bias)]["weight_decay"] == 0.0
+    assert by_id[id(tagger.backbone.conv1.weight)]["lr"] == pytest.approx(0.001)
+    assert by_id[id(tagger.head[1].weight)]["lr"] == 0.01
+    assert len(by_id) == len(list(tagger.parameters()))
+
+
+def test_frozen_epochs_leave_the_backbone_untouched(tiny_data, tmp_path):
+    tagger, _ = fit(tiny_data, tmp_path / "last.pt", epochs=1, freeze_epochs=1)
+    torch.manual_seed(TINY_PARAMS["train"]["seed"])
+    initial = Tagger("resnet18", len(CLASSES))
+    for name, value in initial.backbone.state_dict().items():
+        assert torch.equal(value, tagger.backbone.state_dict()[name]), name
+    assert not torch.equal(initial.head[1].weight, tagger.head[1].weight)
+
+
+def test_the_model_is_the_best_epoch_by_val_map(tiny_data, tmp_path):
+    classes, data = tiny_data
+    tagger, history = fit(tiny_data, tmp_path / "last.pt", epochs=3, lr=0.03)
+    best = train.best_epoch(history)
+    assert history[best - 1]["val_map"] == max(row["val_map"] for row in history)
+    again = train.validate(tagger, data["val"], torch.device("cpu"), 8, 0.5)
+    assert again["val_map"] == pytest.approx(history[best - 1]["val_map"])
+
+
+def test_early_stopping_rule():
+    history = [{"epoch": e, "val_map": m} for e, m in enumerate([0.2, 0.5, 0.4, 0.5], start=1)]
+    assert train.best_epoch(history) == 2
+    assert train.should_stop(history, patience=2) and not train.should_stop(history, patience=3)
+    assert not train.should_stop(history, patience=None) and not train.should_stop([], 1)
+
+
+def test_early_stopping_ends_training(tiny_data, tmp_path, capsys):
+    _, history = fit(tiny_data, tmp_path / "last.pt", epochs=6, patience=1, lr=0.05)
+    assert len(history) < 6 and "stopping early" in capsys.readouterr().out
+
+
+def test_resuming_a_cosine_ema_run_equals_training_straight_through(tiny_data, tmp_path, capsys):
+    classes, data = tiny_data
+    changes = {"epochs": 3, "schedule": "cosine", "ema_decay": 0.9, "weight_decay": 0.01}
+    straight, straight_history = fit(tiny_data, tmp_path / "straight.pt", **changes)
+
+    def interrupt(row):
+        if row["epoch"] == 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train.fit(
+            train_params(**changes), classes, data, tmp_path / "cut.pt", "same-data", interrupt
+        )
+    assert torch.load(tmp_path / "cut.pt", weights_only=True)["epoch"] == 1
+    resumed, resumed_history = fit(tiny_data, tmp_path / "cut.pt", **changes, resume=True)
+    assert "resuming from" in capsys.readouterr().out
+    assert resumed_history == straight_history
+    for (name, a), b in zip(
+        straight.state_dict().items(), resumed.state_dict().values(), strict=True
+    ):
+        assert torch.equal(a, b), name
 
 
 @pytest.mark.gpu
@@ -170,8 +332,7 @@ def test_cuda_step_with_mixed_precision_and_channels_last(tiny_data, tmp_path, m
     monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda: bf16)
     tagger, history = fit(tiny_data, tmp_path / "last.pt", epochs=1, device="cuda")
     assert np.isfinite(history[0]["train_loss"])
-    conv = tagger.backbone.conv1.weight
-    assert conv.is_cuda and conv.is_contiguous(memory_format=torch.channels_last)
+    assert np.isfinite(history[0]["val_map"])
     state = torch.load(tmp_path / "last.pt", weights_only=True)
     assert state["rng"]["cuda"]
     assert bool(state["scaler"]) != bf16  # the grad scaler only runs (and saves state) for fp16

@@ -25,11 +25,31 @@ TINY_PARAMS = {
     "prepare": {"height": HEIGHT, "width": WIDTH, "workers": 0},
     "train": {
         "backbone": "resnet18",
+        "pretrained": False,
+        "head": "linear",
         "dropout": 0.2,
-        "augment": {"hflip": True, "grayscale": 0.1, "color_jitter": 0.1},
+        "freeze_epochs": 0,
+        "backbone_lr_mult": 1.0,
+        "augment": {
+            "hflip": True,
+            "grayscale": 0.1,
+            "color_jitter": 0.1,
+            "affine": {"degrees": 0, "translate": 0.0, "scale": 0.0},
+        },
+        "loss": {
+            "name": "bce",
+            "pos_weight": False,
+            "pos_weight_max": 10.0,
+            "gamma_neg": 4.0,
+            "gamma_pos": 0.0,
+            "clip": 0.05,
+        },
         "optimizer": "adam",
         "lr": 0.003,
         "weight_decay": 0.0,
+        "schedule": "constant",
+        "ema_decay": None,
+        "patience": None,
         "batch_size": 8,
         "epochs": 2,
         "workers": 0,
@@ -37,6 +57,7 @@ TINY_PARAMS = {
         "device": "cpu",
         "amp": True,
         "threshold": 0.5,
+        "min_val_positives": 2,
         "resume": False,
     },
     "evaluate": {
@@ -47,6 +68,7 @@ TINY_PARAMS = {
         "gallery_size": 5,
         "gallery_top_k": 2,
     },
+    "similar": {"queries": 3, "neighbours": 4, "batch_size": 16, "device": "cpu"},
 }
 
 

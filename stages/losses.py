@@ -1,0 +1,67 @@
+"""Multi-label training losses on logits: BCE, BCE with per-tag `pos_weight`, asymmetric loss.
+
+- `bce`: binary cross-entropy per tag (the recipe).
+- `bce` with `pos_weight`: each tag's positives weigh (negatives / positives) on the train split,
+  clipped to `pos_weight_max`, as in the MIML seed; rare tags then count as much as common ones.
+- `asl`: asymmetric loss (Ridnik et al., 2021): the many easy negatives are down-weighted by
+  p ** gamma_neg, and negatives with p < clip are ignored (probability shifting); positives keep
+  the plain log loss when gamma_pos is 0.
+All return the mean over items and tags, so their scale is comparable to BCE.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from pydantic import Field
+
+from stages.common import StrictModel
+
+EPSILON = 1e-8  # keeps log() finite
+
+
+class LossParams(StrictModel):
+    name: Literal["bce", "asl"]
+    pos_weight: bool  # bce: weigh positives per tag by negatives / positives on the train split
+    pos_weight_max: float = Field(ge=1)  # clip for those weights (a tag with 2 positives...)
+    gamma_neg: float = Field(ge=0)  # asl: focusing on hard negatives (the authors use 4)
+    gamma_pos: float = Field(ge=0)  # asl: focusing on hard positives (the authors use 0)
+    clip: float = Field(ge=0, lt=1)  # asl: negatives below this probability cost nothing (0.05)
+
+
+def positive_weights(train_labels: np.ndarray, maximum: float) -> torch.Tensor:
+    """Per tag, negatives / positives on the train split, clipped to [.., maximum]; a tag
+    without positives gets `maximum`."""
+    positives = train_labels.sum(axis=0)
+    negatives = len(train_labels) - positives
+    ratio = np.divide(
+        negatives, positives, out=np.full(positives.shape, maximum), where=positives > 0
+    )
+    return torch.tensor(np.minimum(ratio, maximum), dtype=torch.float32)
+
+
+def asymmetric_loss(
+    logits: torch.Tensor, targets: torch.Tensor, gamma_neg: float, gamma_pos: float, clip: float
+) -> torch.Tensor:
+    """Asymmetric loss, averaged over items and tags."""
+    probabilities = torch.sigmoid(logits)
+    shifted = (probabilities - clip).clamp(min=0) if clip > 0 else probabilities
+    positive = F.logsigmoid(logits) * (1 - probabilities) ** gamma_pos
+    negative = torch.log((1 - shifted).clamp(min=EPSILON)) * shifted**gamma_neg
+    return -(targets * positive + (1 - targets) * negative).mean()
+
+
+def make_loss(params: LossParams, train_labels: np.ndarray, device: torch.device):
+    """The training loss as a function (logits, targets) -> scalar."""
+    if params.name == "asl":
+        return lambda logits, targets: asymmetric_loss(
+            logits, targets, params.gamma_neg, params.gamma_pos, params.clip
+        )
+    weights = positive_weights(train_labels, params.pos_weight_max) if params.pos_weight else None
+    weights = weights.to(device) if weights is not None else None
+    return lambda logits, targets: F.binary_cross_entropy_with_logits(
+        logits, targets, pos_weight=weights
+    )

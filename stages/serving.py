@@ -1,0 +1,75 @@
+"""The MLflow copy of the tagger: a pyfunc model that tags images as `stages.predict` does.
+
+It carries `model.pt` (weights, tags, image size, thresholds) and the `stages` package, so it
+loads without the repo. Input, either
+- a DataFrame whose `image` column (or first column) holds image files or folders, or
+- a batch of images as an array (N, 3, H, W) at the model's size: uint8, or floats in [0, 1].
+Output: a DataFrame with per image `image` (the path, or the row number), `tags` (best first, at
+or above the model's global threshold, as `stages.predict` does by default) and `scores` (their
+probabilities).
+
+    mlflow models predict -m runs:/<run id>/model -t csv -i images.csv --env-manager local
+    (images.csv: a header `image` and one file or folder per line)
+"""
+
+from __future__ import annotations
+
+from importlib.metadata import version
+from pathlib import Path
+
+import mlflow.pyfunc
+import numpy as np
+import pandas as pd
+
+import stages
+from stages.common import PipelineError
+from stages.model import load_model
+from stages.predict import list_images, load_pixels, tag_pixels
+
+REQUIREMENTS = ("torch", "torchvision", "timm", "numpy", "pandas", "pillow", "pydantic", "pyyaml")
+
+
+def to_uint8_nhwc(batch: np.ndarray, height: int, width: int) -> np.ndarray:
+    """A tensor batch (N, 3, H, W), uint8 or floats in [0, 1], as uint8 NHWC."""
+    batch = np.asarray(batch)
+    if batch.ndim != 4 or batch.shape[1:] != (3, height, width):
+        raise PipelineError(
+            f"expected images of shape (N, 3, {height}, {width}), got {batch.shape}"
+        )
+    if np.issubdtype(batch.dtype, np.floating):
+        batch = np.rint(np.clip(batch, 0, 1) * 255)
+    return np.ascontiguousarray(batch.astype(np.uint8).transpose(0, 2, 3, 1))
+
+
+class TaggerModel(mlflow.pyfunc.PythonModel):
+    def load_context(self, context) -> None:
+        self.tagger, self.record = load_model(context.artifacts["model"])
+
+    def predict(self, context, model_input, params=None) -> pd.DataFrame:
+        height, width = self.record["height"], self.record["width"]
+        if isinstance(model_input, pd.DataFrame):
+            column = "image" if "image" in model_input else model_input.columns[0]
+            paths = list_images(list(model_input[column]))
+            images, names = load_pixels(paths, height, width), [str(path) for path in paths]
+        else:
+            images = to_uint8_nhwc(model_input, height, width)
+            names = [str(row) for row in range(len(images))]
+        tagged = tag_pixels(self.tagger, self.record, images, "global")
+        return pd.DataFrame(
+            {
+                "image": names,
+                "tags": [[tag for tag, _ in tags] for tags in tagged],
+                "scores": [[round(score, 4) for _, score in tags] for tags in tagged],
+            }
+        )
+
+
+def log_tagger(model_file: Path | str) -> None:
+    """Log the model file as a pyfunc model named `model` in the active MLflow run."""
+    mlflow.pyfunc.log_model(
+        name="model",
+        python_model=TaggerModel(),
+        artifacts={"model": str(model_file)},
+        code_paths=[str(Path(stages.__file__).parent)],
+        pip_requirements=[f"{name}=={version(name).split('+')[0]}" for name in REQUIREMENTS],
+    )

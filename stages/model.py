@@ -16,10 +16,11 @@ pooled features (the embeddings that `stages.similar` compares); the head maps t
 from __future__ import annotations
 
 import importlib.metadata
+import io
 import os
 import urllib.error
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -223,8 +224,16 @@ def save_model(
         "width": width,
         "thresholds": thresholds or {"fixed": 0.5},
     }
+    save_torch(path, record)
+
+
+def save_torch(path: Path | str, obj: Any) -> None:
+    """torch.save, atomically and byte-identical for equal objects: saved to memory first, since
+    torch names the archive inside the file after the (randomly named) temporary file."""
+    buffer = io.BytesIO()
+    torch.save(obj, buffer)
     with atomic_path(path) as temporary:
-        torch.save(record, temporary)
+        temporary.write_bytes(buffer.getvalue())
 
 
 def load_model(path: Path | str) -> tuple[Tagger, dict]:

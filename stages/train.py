@@ -40,7 +40,6 @@ from tqdm import tqdm
 from stages.common import (
     PipelineError,
     StrictModel,
-    atomic_path,
     read_params,
     run_stage,
     write_json,
@@ -48,7 +47,7 @@ from stages.common import (
 )
 from stages.losses import LossParams, make_loss
 from stages.metrics import summary
-from stages.model import Head, Tagger, predict_logits, save_model
+from stages.model import Head, Tagger, predict_logits, save_model, save_torch
 from stages.prepare import CLASSES_FILE, LABELS_FILE, SPLIT_FILE, SplitData, load_labelled_split
 from stages.thresholds import choose_thresholds
 from stages.tracking import RUN_FILE, Tracker, pipeline_tags, section_params, tracking_uri
@@ -253,12 +252,6 @@ def fingerprint(params: TrainParams, data_files: list[Path], image_shape: tuple)
     return digest.hexdigest()
 
 
-def save_checkpoint(path: Path, state: dict) -> None:
-    """torch.save to a temporary file that replaces `path` only when complete."""
-    with atomic_path(path) as temporary:
-        torch.save(state, temporary)
-
-
 def load_checkpoint(path: Path, expected_fingerprint: str, epochs: int) -> dict | None:
     """The checkpoint to resume from, or None (saying why) when there is none to use."""
     if not path.exists():
@@ -439,7 +432,7 @@ def fit(
             f"val loss {row['val_loss']:.4f} micro-F1 {row['val_micro_f1']:.3f} "
             f"mAP {row['val_map']:.3f}"
         )
-        save_checkpoint(
+        save_torch(
             checkpoint_path,
             {
                 "fingerprint": run_fingerprint,

@@ -13,7 +13,7 @@ from PIL import Image
 
 from stages import model, train
 from stages.common import PipelineError
-from stages.model import Tagger, build_features, load_model, save_model
+from stages.model import Tagger, build_features, load_model, save_model, save_torch
 from stages.prepare import build_cache, load_image, load_labelled_split
 from tests.train_fixtures import CLASSES, HEIGHT, TINY_PARAMS, WIDTH, write_inputs
 
@@ -336,3 +336,11 @@ def test_cuda_step_with_mixed_precision_and_channels_last(tiny_data, tmp_path, m
     state = torch.load(tmp_path / "last.pt", weights_only=True)
     assert state["rng"]["cuda"]
     assert bool(state["scaler"]) != bf16  # the grad scaler only runs (and saves state) for fp16
+
+
+def test_saved_files_are_byte_identical_for_equal_objects(tmp_path):
+    record = {"weights": torch.arange(6.0).reshape(2, 3), "classes": ["red", "sleeve"]}
+    save_torch(tmp_path / "a.pt", record)
+    save_torch(tmp_path / "b.pt", record)
+    assert (tmp_path / "a.pt").read_bytes() == (tmp_path / "b.pt").read_bytes()
+    assert torch.equal(torch.load(tmp_path / "a.pt")["weights"], record["weights"])

@@ -26,7 +26,6 @@ from pathlib import Path
 from typing import Literal
 
 import numpy as np
-import torch
 from matplotlib.figure import Figure
 from PIL import Image
 from pydantic import Field
@@ -41,7 +40,7 @@ from stages.common import (
     write_json,
     write_text,
 )
-from stages.items import ITEMS_FILE, load_items
+from stages.items import item_images
 from stages.metrics import (
     micro_pr_curve,
     per_tag_table,
@@ -49,7 +48,7 @@ from stages.metrics import (
     threshold_metrics,
     top_tags,
 )
-from stages.model import load_model, predict_logits, tag_thresholds
+from stages.model import check_image_size, load_model, predict_probabilities, tag_thresholds
 from stages.prepare import load_labelled_split
 from stages.tracking import RUN_FILE, Tracker, section_params
 from stages.train import CURVES_FILE, MODEL_FILE, select_device
@@ -112,7 +111,7 @@ def per_tag_rows(
     classes = record["classes"]
     rows = per_tag_table(y_true, scores, threshold, classes)
     thresholds = tag_thresholds(record, "per_tag")
-    tuned = per_tag_table(y_true, (scores >= thresholds).astype(float), 0.5, classes)
+    tuned = per_tag_table(y_true, scores, thresholds, classes)
     for row, tag_threshold, tuned_row in zip(rows, thresholds, tuned, strict=True):
         row["threshold"] = round(float(tag_threshold), 4)
         row["f1_tuned"] = tuned_row["f1"]
@@ -128,8 +127,9 @@ def rows_csv(rows: list[dict]) -> str:
     return buffer.getvalue()
 
 
-def gallery_rows(count: int, available: int) -> list[int]:
-    """`count` test rows spread evenly over the split (all of them when there are fewer)."""
+def evenly_spaced(count: int, available: int) -> list[int]:
+    """`count` indices spread evenly over range(available) (all when there are fewer); picks the
+    gallery's test rows here and the similar stage's queries."""
     return sorted({int(i) for i in np.linspace(0, available - 1, min(count, available))})
 
 
@@ -165,11 +165,9 @@ def main() -> None:
     if record["classes"] != classes:
         raise PipelineError(f"{MODEL_FILE}: trained on other tags than data/encode; re-run train")
     test = data["test"]
-    if test.images.shape[1:3] != (record["height"], record["width"]):
-        raise PipelineError(f"{MODEL_FILE}: trained at another image size than data/prepare")
+    check_image_size(record, test.images, MODEL_FILE)
     device = select_device(params.device, "evaluate.device")
-    logits = predict_logits(tagger.to(device), test.images, device, params.batch_size)
-    scores = torch.sigmoid(torch.from_numpy(logits)).numpy()
+    scores = predict_probabilities(tagger, test.images, device, params.batch_size)
     baseline = prior_scores(data["train"].labels, len(test.ids))
 
     headline = report(test.labels, scores, baseline, params.threshold, record)
@@ -177,8 +175,8 @@ def main() -> None:
     write_text(PER_TAG_FILE, rows_csv(per_tag_rows(test.labels, scores, params.threshold, record)))
     write_text(PR_CURVE_FILE, rows_csv(micro_pr_curve(test.labels, scores, params.pr_points)))
 
-    image_of = {item["id"]: ITEMS_FILE.parent / item["image"] for item in load_items(ITEMS_FILE)}
-    chosen = gallery_rows(params.gallery_size, len(test.ids))
+    image_of = item_images()
+    chosen = evenly_spaced(params.gallery_size, len(test.ids))
     pictures = [Image.open(image_of[test.ids[row]]).convert("RGB") for row in chosen]
     predicted = [
         [

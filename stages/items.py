@@ -60,6 +60,11 @@ def load_items(path: Path | str = ITEMS_FILE) -> list[dict]:
     return validate_items(read_json(path), path)
 
 
+def item_images(path: Path = ITEMS_FILE) -> dict[str, Path]:
+    """Item id -> its image file, in the items file's order."""
+    return {item["id"]: Path(path).parent / item["image"] for item in load_items(path)}
+
+
 def write_items(path: Path | str, items: list[dict]) -> None:
     """Validate, sort by id and write a normalised items file atomically."""
     items = sorted(items, key=lambda item: item["id"])

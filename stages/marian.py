@@ -8,8 +8,9 @@ Where the model comes from (params `translate.marian`):
 - `local_path`: a folder written by `save_pretrained` (model and tokenizer), for machines
   without internet; a relative path is relative to the repo root (`DVC_ROOT` under
   `dvc exp run --temp/--queue`). `model` and `revision` are then ignored.
-- otherwise `model` at `revision` from the Hugging Face cache (~/.cache/huggingface or
-  `HF_HOME`); when it is not there and `HF_HUB_OFFLINE` is not set, it is downloaded once.
+- otherwise `model` at `revision` from the Hugging Face cache (`HF_HOME`, by default in the
+  user's cache folder); when it is not there and `HF_HUB_OFFLINE` is not set, it is downloaded
+  once.
   `revision` should be a commit hash: a branch such as `main` can move. The stage prints the
   commit it used, to be pinned in params.yaml.
 Without either it stops with a one-line message saying how to provide the weights.

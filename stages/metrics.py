@@ -59,9 +59,10 @@ def summary(y_true: np.ndarray, scores: np.ndarray, threshold: float) -> dict[st
 
 
 def per_tag_table(
-    y_true: np.ndarray, scores: np.ndarray, threshold: float, classes: list[str]
+    y_true: np.ndarray, scores: np.ndarray, threshold: float | np.ndarray, classes: list[str]
 ) -> list[dict]:
-    """Per tag: support (test positives), precision, recall, F1 and AP (None if undefined)."""
+    """Per tag: support (test positives), precision, recall, F1 at `threshold` (one value, or
+    one per tag) and AP (None if undefined)."""
     predicted = (scores >= threshold).astype(int)
     precision, recall, f1, support = precision_recall_fscore_support(
         y_true, predicted, average=None, zero_division=0, labels=list(range(len(classes)))

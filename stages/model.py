@@ -253,6 +253,12 @@ def load_model(path: Path | str) -> tuple[Tagger, dict]:
     return tagger.eval(), record
 
 
+def check_image_size(record: dict, images: np.ndarray, model_file: Path | str) -> None:
+    """The model scores images only at the size it was trained at (uint8 NHWC `images`)."""
+    if images.shape[1:3] != (record["height"], record["width"]):
+        raise PipelineError(f"{model_file}: trained at another image size than data/prepare")
+
+
 def tag_thresholds(record: dict, mode: str) -> np.ndarray:
     """The model's threshold per tag for `mode` (fixed, global or per_tag)."""
     thresholds = record["thresholds"]
@@ -283,12 +289,22 @@ def predict_batches(
 def predict_logits(
     tagger: Tagger, images: np.ndarray, device: torch.device, batch_size: int = 64
 ) -> np.ndarray:
-    """Logits (N, tags) for uint8 NHWC images, in batches, in eval mode."""
-    return predict_batches(tagger.eval(), images, device, batch_size)
+    """Logits (N, tags) for uint8 NHWC images, in batches, in eval mode (the tagger moves to
+    `device`)."""
+    return predict_batches(tagger.to(device).eval(), images, device, batch_size)
+
+
+def predict_probabilities(
+    tagger: Tagger, images: np.ndarray, device: torch.device, batch_size: int = 64
+) -> np.ndarray:
+    """Tag probabilities (N, tags): the sigmoid of `predict_logits`."""
+    logits = predict_logits(tagger, images, device, batch_size)
+    return torch.sigmoid(torch.from_numpy(logits)).numpy()
 
 
 def predict_embeddings(
     tagger: Tagger, images: np.ndarray, device: torch.device, batch_size: int = 64
 ) -> np.ndarray:
-    """Pooled backbone features (N, features) for uint8 NHWC images, in eval mode."""
-    return predict_batches(tagger.eval().embed, images, device, batch_size)
+    """Pooled backbone features (N, features) for uint8 NHWC images, in eval mode (the tagger
+    moves to `device`)."""
+    return predict_batches(tagger.to(device).eval().embed, images, device, batch_size)

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from stages.common import PipelineError, run_stage
-from stages.model import Tagger, load_model, predict_logits, tag_thresholds
+from stages.model import Tagger, load_model, predict_probabilities, tag_thresholds
 from stages.prepare import load_image
 from stages.train import MODEL_FILE, select_device
 
@@ -62,8 +62,7 @@ def tag_pixels(
     batch_size: int = 64,
 ) -> list[list[tuple[str, float]]]:
     """Per image, its (tag, probability) pairs at or above the tag's threshold, best first."""
-    logits = predict_logits(tagger.to(device), images, device, batch_size)
-    scores = torch.sigmoid(torch.from_numpy(logits)).numpy()
+    scores = predict_probabilities(tagger, images, device, batch_size)
     thresholds = tag_thresholds(record, mode)
     tagged = []
     for row in scores:

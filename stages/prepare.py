@@ -6,8 +6,8 @@ as tensors. Outputs, in `data/prepare/`:
 - `ids.json`: the item ids, sorted as in `data/raw/items.json`.
 Images are resized to exactly (height, width), as the recipe's `Resize((224, 224))` does.
 
-This module also reads the cache back aligned with the labels and the split
-(`load_labelled_split`), which train, evaluate and the benchmark share.
+This module also reads the cache back (`load_cache`), alone or aligned with the labels and the
+split (`load_labelled_split`), for train, evaluate, similar and the benchmark.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from stages.common import (
     run_stage,
     write_json,
 )
-from stages.items import ITEMS_FILE, load_items
+from stages.items import item_images
 
 PREPARE_DIR = Path("data/prepare")
 IMAGES_FILE = PREPARE_DIR / "images.npy"
@@ -84,6 +84,15 @@ def save_cache(images: np.ndarray, ids: list[str], directory: Path = PREPARE_DIR
     write_json(directory / IDS_FILE.name, ids)
 
 
+def load_cache(directory: Path = PREPARE_DIR) -> tuple[list[str], np.ndarray]:
+    """The cached item ids and their images (uint8 NHWC, memory-mapped, rows in ids order)."""
+    ids = read_json(directory / IDS_FILE.name)
+    images_path = directory / IMAGES_FILE.name
+    if not images_path.exists():
+        raise PipelineError(f"{images_path}: file not found")
+    return ids, np.load(images_path, mmap_mode="r")
+
+
 @dataclass(frozen=True)
 class SplitData:
     """One split's images (uint8 NHWC, rows in `ids` order) and 0/1 labels (items x tags)."""
@@ -121,11 +130,7 @@ def load_labelled_split(
     if columns != classes:
         raise PipelineError(f"{directory / LABELS_FILE}: columns differ from {CLASSES_FILE}")
     split = read_json(directory / SPLIT_FILE)
-    cache_ids = read_json(directory / IDS_FILE)
-    images_path = directory / IMAGES_FILE
-    if not images_path.exists():
-        raise PipelineError(f"{images_path}: file not found")
-    images = np.load(images_path, mmap_mode="r")
+    cache_ids, images = load_cache(directory / PREPARE_DIR)
     row_of = {item_id: row for row, item_id in enumerate(cache_ids)}
     result = {}
     for name in names:
@@ -134,7 +139,7 @@ def load_labelled_split(
             raise PipelineError(f"{directory / SPLIT_FILE}: split '{name}' is missing or empty")
         for item_id in ids:
             if item_id not in row_of:
-                raise PipelineError(f"{images_path}: no image for item {item_id!r}")
+                raise PipelineError(f"{directory / IMAGES_FILE}: no image for item {item_id!r}")
             if item_id not in labels:
                 raise PipelineError(f"{directory / LABELS_FILE}: no labels for item {item_id!r}")
         rows = np.array([row_of[item_id] for item_id in ids])
@@ -148,13 +153,12 @@ def load_labelled_split(
 
 def main() -> None:
     params = read_params("prepare", PrepareParams)
-    items = load_items(ITEMS_FILE)
-    paths = [ITEMS_FILE.parent / item["image"] for item in items]
-    images = build_cache(paths, params.height, params.width, params.workers)
-    save_cache(images, [item["id"] for item in items])
+    paths = item_images()
+    images = build_cache(list(paths.values()), params.height, params.width, params.workers)
+    save_cache(images, list(paths))
     size_mb = images.nbytes / 2**20
     print(
-        f"prepare: {len(items)} images at {params.height}x{params.width} -> {IMAGES_FILE} "
+        f"prepare: {len(paths)} images at {params.height}x{params.width} -> {IMAGES_FILE} "
         f"({size_mb:.1f} MiB)"
     )
 

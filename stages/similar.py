@@ -33,10 +33,11 @@ from stages.common import (
     run_stage,
     write_json,
 )
-from stages.items import ITEMS_FILE, load_items
-from stages.model import load_model, predict_embeddings
+from stages.evaluate import evenly_spaced
+from stages.items import ITEMS_FILE, item_images
+from stages.model import check_image_size, load_model, predict_embeddings
 from stages.predict import list_images, load_pixels
-from stages.prepare import IDS_FILE, IMAGES_FILE, SPLIT_FILE
+from stages.prepare import SPLIT_FILE, load_cache
 from stages.train import MODEL_FILE, select_device
 
 SIMILAR_DIR = Path("data/similar")
@@ -71,11 +72,6 @@ def nearest(
     return order, np.take_along_axis(similarity, order, axis=1)
 
 
-def evenly_spaced(count: int, available: int) -> list[int]:
-    """`count` indices spread evenly over range(available) (all when there are fewer)."""
-    return sorted({int(i) for i in np.linspace(0, available - 1, min(count, available))})
-
-
 def draw_rows(path: Path, rows: list[tuple[Image.Image, str, list[tuple[Image.Image, str]]]]):
     """One row per query: its picture, then its neighbours' pictures with captions."""
     columns = 1 + max(len(neighbours) for _, _, neighbours in rows)
@@ -94,22 +90,13 @@ def draw_rows(path: Path, rows: list[tuple[Image.Image, str, list[tuple[Image.Im
         figure.savefig(temporary, format="png", dpi=80)
 
 
-def image_paths() -> dict[str, Path]:
-    """Item id -> its original image file."""
-    return {item["id"]: ITEMS_FILE.parent / item["image"] for item in load_items(ITEMS_FILE)}
-
-
 def run_stage_outputs(params: SimilarParams) -> None:
     """Embed every cached image, save the embeddings and draw the query rows."""
     tagger, record = load_model(MODEL_FILE)
-    if not IMAGES_FILE.exists():
-        raise PipelineError(f"{IMAGES_FILE}: file not found")
-    images = np.load(IMAGES_FILE, mmap_mode="r")
-    if images.shape[1:3] != (record["height"], record["width"]):
-        raise PipelineError(f"{MODEL_FILE}: trained at another image size than data/prepare")
-    ids = read_json(IDS_FILE)
+    ids, images = load_cache()
+    check_image_size(record, images, MODEL_FILE)
     device = select_device(params.device, "similar.device")
-    embeddings = unit_rows(predict_embeddings(tagger.to(device), images, device, params.batch_size))
+    embeddings = unit_rows(predict_embeddings(tagger, images, device, params.batch_size))
     with atomic_path(EMBEDDINGS_FILE) as temporary, temporary.open("wb") as handle:
         np.save(handle, embeddings)
     write_json(EMBEDDING_IDS_FILE, ids)
@@ -118,7 +105,7 @@ def run_stage_outputs(params: SimilarParams) -> None:
     row_of = {item_id: row for row, item_id in enumerate(ids)}
     queries = [row_of[test_ids[i]] for i in evenly_spaced(params.queries, len(test_ids))]
     order, similarity = nearest(embeddings[queries], embeddings, params.neighbours, queries)
-    paths = image_paths()
+    paths = item_images()
 
     def picture(row: int) -> Image.Image:
         return Image.open(paths[ids[row]]).convert("RGB")
@@ -151,11 +138,11 @@ def search(images: list[str], model_file: Path, k: int) -> list[dict]:
     files = list_images(images)
     pixels = load_pixels(files, record["height"], record["width"])
     device = select_device("auto")
-    queries = unit_rows(predict_embeddings(tagger.to(device), pixels, device))
+    queries = unit_rows(predict_embeddings(tagger, pixels, device))
     if queries.shape[1] != pool.shape[1]:
         raise PipelineError(f"{EMBEDDINGS_FILE}: made by another model; run `dvc repro similar`")
     order, similarity = nearest(queries, pool, k)
-    paths = image_paths() if ITEMS_FILE.exists() else {}
+    paths = item_images() if ITEMS_FILE.exists() else {}
     return [
         {
             "image": str(file),

@@ -39,13 +39,12 @@ from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, TfidfVectorizer
 from stages.common import (
     PipelineError,
     StrictModel,
-    read_json,
     read_params,
     run_stage,
     write_json,
     write_text,
 )
-from stages.items import validate_items
+from stages.items import load_items
 from stages.postag import TaggedSentence, TextTagger
 
 INPUT_FILE = Path("data/translate/items.json")
@@ -139,7 +138,7 @@ class TagsParams(StrictModel):
 
 def load_translated_items(path: Path | str = INPUT_FILE) -> list[dict]:
     """Read the translate stage's items: normalised items plus "english", a list of strings."""
-    items = validate_items(read_json(path), path)
+    items = load_items(path)
     for item in items:
         english = item.get("english")
         if not isinstance(english, list) or not all(isinstance(text, str) for text in english):

@@ -47,7 +47,7 @@ from stages.common import (
 )
 from stages.losses import LossParams, make_loss
 from stages.metrics import summary
-from stages.model import Head, Tagger, predict_logits, save_model, save_torch
+from stages.model import Head, Tagger, predict_logits, predict_probabilities, save_model, save_torch
 from stages.prepare import CLASSES_FILE, LABELS_FILE, SPLIT_FILE, SplitData, load_labelled_split
 from stages.thresholds import choose_thresholds
 from stages.tracking import RUN_FILE, Tracker, pipeline_tags, section_params, tracking_uri
@@ -289,7 +289,8 @@ def train_epoch(
     """One pass over the loader, one LR step per batch; returns the mean training loss."""
     tagger.train()
     channels_last = device.type == "cuda"
-    total, count = 0.0, 0
+    # Summed on the device (float64, as Python's float) so no batch waits for loss.item().
+    total, count = torch.zeros((), dtype=torch.float64, device=device), 0
     for images, targets in tqdm(loader, desc=description, unit="batch", leave=False):
         images = images.to(device, non_blocking=True)
         if channels_last:
@@ -304,9 +305,9 @@ def train_epoch(
         scheduler.step()
         if ema is not None:
             ema.update_parameters(tagger)
-        total += loss.item() * len(images)
+        total += loss.detach().double() * len(images)
         count += len(images)
-    return total / count
+    return total.item() / count
 
 
 def validate(
@@ -462,8 +463,7 @@ def tune_thresholds(
     tagger: Tagger, val: SplitData, params: TrainParams, device: torch.device
 ) -> dict:
     """The model's thresholds: fixed, and global / per-tag maximising F1 on the val split."""
-    logits = predict_logits(tagger.to(device), val.images, device, params.batch_size)
-    scores = torch.sigmoid(torch.from_numpy(logits)).numpy()
+    scores = predict_probabilities(tagger, val.images, device, params.batch_size)
     global_threshold, per_tag = choose_thresholds(val.labels, scores, params.min_val_positives)
     tagger.to("cpu")
     return {"fixed": params.threshold, "global": global_threshold, "per_tag": per_tag}

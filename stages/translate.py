@@ -248,11 +248,11 @@ def main() -> None:
     items = load_items(ITEMS_FILE)
     lexicon = Lexicon.load()
     translator = make_translator(params, lexicon)
-    glossary = translator if isinstance(translator, GlossaryTranslator) else None
+    # Coverage is judged by the lexicon translator: the backend itself when it is the glossary.
+    is_glossary = isinstance(translator, GlossaryTranslator)
+    glossary = translator if is_glossary else GlossaryTranslator(lexicon)
     with open_cache(params, translator) as cache:
-        translated, coverage = translate_items(
-            items, translator, glossary or GlossaryTranslator(lexicon), cache
-        )
+        translated, coverage = translate_items(items, translator, glossary, cache)
     write_items(OUT_FILE, translated)
     write_json(METRICS_FILE, coverage_metrics(coverage, params.backend))
     write_text(UNTRANSLATED_FILE, untranslated_table(coverage))

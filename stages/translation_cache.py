@@ -16,7 +16,8 @@ wait for each other's locks instead of corrupting the file. A file that is not a
 SQLite database is moved aside (`*.corrupt`) and a fresh one started. Files of settings no
 longer used are simply never read again; deleting the folder only costs re-translation.
 
-The cache does not change results, so it is not a DVC dependency; relative cache paths are
+The cache never changes results: its folder is not a DVC dependency or output (changing
+`translate.cache_dir` re-runs the stage, which writes the same output). Relative cache paths are
 resolved against `DVC_ROOT` when set, so that `dvc exp run --temp/--queue` (which run in a
 temporary copy of the repo) share the cache of the real repo.
 """

@@ -172,8 +172,9 @@ def test_concurrent_writers_do_not_corrupt_the_cache(tmp_path):
         assert len(cache.get(sources)) == 60 and cache.rejected == 0
 
 
-def test_cache_dir_is_the_only_translate_param_dvc_does_not_track():
+def test_the_translate_stage_declares_its_whole_params_section():
     stage = yaml.safe_load((REPO / "dvc.yaml").read_text(encoding="utf-8"))["stages"]["translate"]
-    tracked = {name.removeprefix("translate.") for name in stage["params"]}
-    assert tracked == set(TranslateParams.model_fields) - {"cache_dir"}
+    assert stage["params"] == ["translate"]
+    params = yaml.safe_load((REPO / "params.yaml").read_text(encoding="utf-8"))["translate"]
+    assert set(params) == set(TranslateParams.model_fields)
     assert "stages/translation_cache.py" in stage["deps"] and "stages/marian.py" in stage["deps"]

@@ -438,8 +438,9 @@ def fetch(params: Params, raw_dir: Path) -> list[dict]:
     try:
         records, digest = load_release(downloader, params, cache)
         width = max(5, len(str(len(records) - 1)))
-        selected = [(f"f{index:0{width}d}", record) for index, record in enumerate(records)]
-        selected = selected[: params.limit]
+        selected = [
+            (f"f{index:0{width}d}", record) for index, record in enumerate(records[: params.limit])
+        ]
 
         ids_by_url: dict[str, list[str]] = {}
         for item_id, record in selected:

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from stages.sources import feidegger
+from fashion_tagger.data.sources import feidegger
 
 DESCRIPTIONS = ["Ein Kleid."] * 5
 

@@ -18,10 +18,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from stages.common import read_params
-from stages.model import Tagger
-from stages.prepare import IMAGES_FILE, PrepareParams, SplitData
-from stages.train import TrainParams, autocast_dtype, make_loader, select_device
+from fashion_tagger.params import read_params
+from fashion_tagger.model.network import Tagger
+from fashion_tagger.data.cache import IMAGES_FILE, PrepareParams, SplitData
+from fashion_tagger.model.training import TrainParams, autocast_dtype, make_loader, select_device
 
 TAGS = 50
 

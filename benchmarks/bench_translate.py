@@ -19,11 +19,11 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from stages.common import PipelineError
-from stages.glossary import GlossaryTranslator
-from stages.items import load_items
-from stages.translate import Translator, texts_to_translate, translate_texts
-from stages.translation_cache import TranslationCache
+from fashion_tagger.errors import PipelineError
+from fashion_tagger.text.glossary import GlossaryTranslator
+from fashion_tagger.data.items import load_items
+from fashion_tagger.text.translate import Translator, texts_to_translate, translate_texts
+from fashion_tagger.text.translation_cache import TranslationCache
 
 
 def rate(texts: Sequence[str], translator: Translator, cache: TranslationCache | None) -> float:
@@ -66,7 +66,7 @@ def main() -> None:
 
 def marian_rates(texts: list[str], args: argparse.Namespace, folder: Path) -> None:
     """Build the tiny model, then time it on the CPU."""
-    from stages.marian import MarianParams, MarianTranslator, require_extra
+    from fashion_tagger.text.marian import MarianParams, MarianTranslator, require_extra
 
     require_extra()
     import torch

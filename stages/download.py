@@ -1,17 +1,22 @@
 """Stage `download`: fetch or generate the raw dataset and write the normalised items file.
 
-Every source writes the same layout (see `stages.items`): `data/raw/items.json` and the
-images it points to under `data/raw/images/`, so later stages never know which source ran.
+Every source writes the same layout (see `fashion_tagger.data.items`): `data/raw/items.json`
+and the images it points to under `data/raw/images/`, so later stages never know which source
+ran. The labelled source reads only from `data/labelled/` (a dep of this stage, tracked with
+`dvc add`), so editing the CSV or an image re-runs the pipeline from here.
 """
 
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 from typing import Literal
 
-from stages.common import StrictModel, read_params, run_stage
-from stages.items import IMAGES_DIR, ITEMS_FILE, RAW_DIR, write_items
-from stages.sources import feidegger, labelled, sample
+from fashion_tagger.data.items import write_items
+from fashion_tagger.data.sources import feidegger, labelled, sample
+from fashion_tagger.errors import PipelineError, run_stage
+from fashion_tagger.params import StrictModel, read_params
+from fashion_tagger.paths import IMAGES_DIR, ITEMS_FILE, LABELLED_DIR, RAW_DIR
 
 
 class DownloadParams(StrictModel):
@@ -21,15 +26,33 @@ class DownloadParams(StrictModel):
     labelled: labelled.Params
 
 
-SOURCES = {"sample": sample, "feidegger": feidegger, "labelled": labelled}
+def check_labelled_paths(params: labelled.Params) -> None:
+    """The labelled data must live in data/labelled/, the folder DVC tracks as this stage's dep."""
+    root = LABELLED_DIR.resolve()
+    for name, value in (("csv", params.csv), ("images_dir", params.images_dir)):
+        if value is not None and not Path(value).resolve().is_relative_to(root):
+            raise PipelineError(
+                f"param download.labelled.{name}: {value} is outside {LABELLED_DIR}/, the "
+                "folder DVC tracks for this stage (see data/labelled/README.md)"
+            )
+
+
+def fetch_items(params: DownloadParams) -> list[dict]:
+    """Run the chosen source into data/raw; its normalised items."""
+    if params.source == "labelled":
+        check_labelled_paths(params.labelled)
+        return labelled.fetch(params.labelled, RAW_DIR)
+    if params.source == "feidegger":
+        runtime = read_params("runtime.download", feidegger.Runtime)
+        return feidegger.fetch(params.feidegger, RAW_DIR, runtime)
+    return sample.fetch(params.sample, RAW_DIR)
 
 
 def main() -> None:
     params = read_params("download", DownloadParams)
-    source = SOURCES[params.source]
     # start from an empty images folder so it holds exactly this run's images, whatever ran before
     shutil.rmtree(IMAGES_DIR, ignore_errors=True)
-    items = source.fetch(getattr(params, params.source), RAW_DIR)
+    items = fetch_items(params)
     write_items(ITEMS_FILE, items)
     print(f"download: {len(items)} items from source '{params.source}' -> {ITEMS_FILE}")
 

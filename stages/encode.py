@@ -1,52 +1,29 @@
-"""Stage `encode`: turn each item's tags into a 0/1 label matrix over the vocabulary.
+"""Stage `encode`: each item's tags as a 0/1 row over the vocabulary (MultiLabelBinarizer).
 
-Outputs `data/encode/labels.csv` (column `id`, then one column per class) and
+Writes `data/encode/labels.csv` (column `id`, then one column per class) and
 `data/encode/classes.json` (the class names in column order, sorted).
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import pandas as pd
-from sklearn.preprocessing import MultiLabelBinarizer
-
-from stages.common import PipelineError, atomic_path, read_json, run_stage, write_json
-
-TAGS_DIR = Path("data/tags")
-ENCODE_DIR = Path("data/encode")
-
-
-def vocabulary_classes(vocabulary: dict[str, list[str]]) -> list[str]:
-    """All tags of the vocabulary (every kind), sorted: the column order of the label matrix."""
-    classes = sorted({tag for tags in vocabulary.values() for tag in tags})
-    if not classes:
-        raise PipelineError("vocabulary is empty: no tag to encode")
-    return classes
-
-
-def encode_labels(item_tags: list[dict], classes: list[str], source: Path | str) -> pd.DataFrame:
-    """One row per item: its id and a 0/1 column per class; a tag outside `classes` is an error."""
-    known = set(classes)
-    for item in item_tags:
-        unknown = sorted(set(item["tags"]) - known)
-        if unknown:
-            raise PipelineError(
-                f"{source}: item {item['id']!r} has tags outside the vocabulary: {unknown}"
-            )
-    binarizer = MultiLabelBinarizer(classes=classes)
-    matrix = binarizer.fit_transform([item["tags"] for item in item_tags])
-    labels = pd.DataFrame(matrix, columns=classes)
-    labels.insert(0, "id", [item["id"] for item in item_tags])
-    return labels
+from fashion_tagger.errors import run_stage
+from fashion_tagger.io import atomic_path, read_json, write_json
+from fashion_tagger.labels.encode import encode_labels, vocabulary_classes
+from fashion_tagger.paths import (
+    CLASSES_FILE,
+    ENCODE_DIR,
+    LABELS_FILE,
+    TAGGED_ITEMS_FILE,
+    VOCABULARY_FILE,
+)
 
 
 def main() -> None:
-    classes = vocabulary_classes(read_json(TAGS_DIR / "vocabulary.json"))
-    labels = encode_labels(read_json(TAGS_DIR / "items.json"), classes, TAGS_DIR / "items.json")
-    with atomic_path(ENCODE_DIR / "labels.csv") as temporary:
+    classes = vocabulary_classes(read_json(VOCABULARY_FILE))
+    labels = encode_labels(read_json(TAGGED_ITEMS_FILE), classes, TAGGED_ITEMS_FILE)
+    with atomic_path(LABELS_FILE) as temporary:
         labels.to_csv(temporary, index=False)
-    write_json(ENCODE_DIR / "classes.json", classes)
+    write_json(CLASSES_FILE, classes)
     print(f"encode: {len(labels)} items x {len(classes)} classes -> {ENCODE_DIR}")
 
 

@@ -7,8 +7,8 @@ import pytest
 import yaml
 
 from stages import download
-from stages.common import PipelineError
-from stages.items import load_items
+from fashion_tagger.errors import PipelineError
+from fashion_tagger.data.items import load_items
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -2,8 +2,8 @@
 
 import pytest
 
-from stages.common import PipelineError
-from stages.encode import encode_labels, vocabulary_classes
+from fashion_tagger.errors import PipelineError
+from fashion_tagger.labels.encode import encode_labels, vocabulary_classes
 
 
 def test_classes_are_all_kinds_sorted_and_unique():

@@ -11,7 +11,7 @@ import torch
 from PIL import Image
 
 from stages import evaluate, train
-from stages.metrics import (
+from fashion_tagger.evaluation.metrics import (
     mean_average_precision,
     micro_pr_curve,
     per_tag_table,

@@ -13,11 +13,11 @@ import torch  # noqa: E402
 from huggingface_hub import constants  # noqa: E402
 
 from stages import translate  # noqa: E402
-from stages.common import PipelineError  # noqa: E402
-from stages.glossary import GlossaryTranslator  # noqa: E402
-from stages.marian import MarianParams, MarianTranslator, choose_device  # noqa: E402
-from stages.translate import translate_items  # noqa: E402
-from stages.translation_cache import TranslationCache  # noqa: E402
+from fashion_tagger.errors import PipelineError
+from fashion_tagger.text.glossary import GlossaryTranslator  # noqa: E402
+from fashion_tagger.text.marian import MarianParams, MarianTranslator, choose_device  # noqa: E402
+from fashion_tagger.text.translate import translate_items  # noqa: E402
+from fashion_tagger.text.translation_cache import TranslationCache  # noqa: E402
 from tests.test_translate import make_stage_folder  # noqa: E402
 from tests.tiny_marian import build_tiny_marian  # noqa: E402
 

@@ -11,9 +11,9 @@ import pytest
 import torch
 
 from stages import predict
-from stages.common import PipelineError
-from stages.model import Tagger, predict_logits, save_model
-from stages.serving import log_tagger
+from fashion_tagger.errors import PipelineError
+from fashion_tagger.model.network import Tagger, predict_logits, save_model
+from fashion_tagger.serving.pyfunc import log_tagger
 from tests.train_fixtures import CLASSES, HEIGHT, WIDTH, draw_item
 
 

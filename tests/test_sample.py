@@ -11,8 +11,8 @@ import pytest
 from PIL import Image
 from pydantic import ValidationError
 
-from stages.items import validate_items
-from stages.sources import sample
+from fashion_tagger.data.items import validate_items
+from fashion_tagger.data.sources import sample
 
 WIDTH, HEIGHT = 128, 192
 

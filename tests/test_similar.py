@@ -12,9 +12,9 @@ import torch
 from PIL import Image
 
 from stages import similar
-from stages.common import PipelineError
-from stages.model import Tagger, save_model
-from stages.prepare import load_image
+from fashion_tagger.errors import PipelineError
+from fashion_tagger.model.network import Tagger, save_model
+from fashion_tagger.data.cache import load_image
 from tests.train_fixtures import CLASSES, HEIGHT, WIDTH, write_inputs
 
 

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 from pydantic import ValidationError
 
-from stages.common import PipelineError
-from stages.split import SplitParams, read_labels, split_items, tag_counts
+from fashion_tagger.errors import PipelineError
+from fashion_tagger.labels.split import SplitParams, read_labels, split_items, tag_counts
 
 
 def random_labels(items=300, tags=12, seed=0):

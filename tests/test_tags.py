@@ -10,9 +10,9 @@ import pytest
 from nltk.tag.perceptron import PerceptronTagger
 
 from stages import postag, tags
-from stages.common import PipelineError
-from stages.postag import TextTagger, load_tagger, split_sentences, tokenize_sentence
-from stages.tags import (
+from fashion_tagger.errors import PipelineError
+from fashion_tagger.text.postag import TextTagger, load_tagger, split_sentences, tokenize_sentence
+from fashion_tagger.text.tags import (
     ADJECTIVE,
     NOUN,
     TagsParams,

@@ -12,9 +12,9 @@ import torchvision
 from PIL import Image
 
 from stages import model, train
-from stages.common import PipelineError
-from stages.model import Tagger, build_features, load_model, save_model, save_torch
-from stages.prepare import build_cache, load_image, load_labelled_split
+from fashion_tagger.errors import PipelineError
+from fashion_tagger.model.network import Tagger, build_features, load_model, save_model, save_torch
+from fashion_tagger.data.cache import build_cache, load_image, load_labelled_split
 from tests.train_fixtures import CLASSES, HEIGHT, TINY_PARAMS, WIDTH, write_inputs
 
 

@@ -10,10 +10,11 @@ from pathlib import Path
 import pytest
 
 from stages import translate
-from stages.common import PipelineError, read_params
-from stages.glossary import GlossaryTranslator, Lexicon, load_ding
-from stages.items import load_items
-from stages.translate import (
+from fashion_tagger.errors import PipelineError
+from fashion_tagger.params import read_params
+from fashion_tagger.text.glossary import GlossaryTranslator, Lexicon, load_ding
+from fashion_tagger.data.items import load_items
+from fashion_tagger.text.translate import (
     Coverage,
     TranslateParams,
     coverage_metrics,
@@ -289,7 +290,7 @@ def test_words_found_unchanged_in_a_translation_are_untranslated(glossary):
 
 def test_transformers_is_not_imported_by_the_glossary_backend(tmp_path):
     code = (
-        "import sys; from stages import translate; from stages.glossary import Lexicon\n"
+        "import sys; from stages import translate; from fashion_tagger.text.glossary import Lexicon\n"
         "params = translate.TranslateParams(backend='glossary')\n"
         "translator = translate.make_translator(params, Lexicon.load())\n"
         "assert translator.translate(['Ein rotes Kleid']) == ['A red dress']\n"

@@ -8,10 +8,10 @@ import pytest
 import yaml
 
 from stages import translate
-from stages.common import repo_path
-from stages.glossary import GlossaryTranslator, Lexicon
-from stages.translate import TranslateParams, translate_items, translate_texts
-from stages.translation_cache import TranslationCache, identity_key
+from fashion_tagger.paths import repo_path
+from fashion_tagger.text.glossary import GlossaryTranslator, Lexicon
+from fashion_tagger.text.translate import TranslateParams, translate_items, translate_texts
+from fashion_tagger.text.translation_cache import TranslationCache, identity_key
 from tests.test_translate import REPO, make_stage_folder
 
 IDENTITY = {"backend": "glossary", "version": 1, "lexicon": "abc", "ding": None}

@@ -15,8 +15,8 @@ import numpy as np
 import yaml
 from PIL import Image, ImageDraw
 
-from stages.items import write_items
-from stages.prepare import build_cache, save_cache
+from fashion_tagger.data.items import write_items
+from fashion_tagger.data.cache import build_cache, save_cache
 
 CLASSES = ["blue", "dress", "red", "striped"]
 HEIGHT, WIDTH = 32, 24

@@ -19,8 +19,10 @@ from pathlib import Path
 from pydantic import Field
 from tqdm import tqdm
 
-from stages.common import PipelineError, StrictModel, atomic_path
-from stages.sources.feidegger import ImageError, verify_image
+from fashion_tagger.data.images import ImageError, verify_image
+from fashion_tagger.errors import PipelineError
+from fashion_tagger.io import atomic_path
+from fashion_tagger.params import StrictModel
 
 TAG_SEPARATORS = re.compile(r"[,\s]+")
 

@@ -34,11 +34,11 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-from stages.common import PipelineError
+from fashion_tagger.errors import PipelineError
 
 LEXICON_FILE = Path(__file__).parent / "resources" / "glossary_de_en.tsv"
 # Bump when a change of this module alters translations: cached translations (keyed by the
-# lexicon's content and this number, see stages.translation_cache) are then not reused.
+# lexicon's content and this number, see text.translation_cache) are then not reused.
 VERSION = 2
 HEADER = ("german", "english", "pos")
 

@@ -1,7 +1,9 @@
 """The MLflow copy of the tagger: a pyfunc model that tags images as `stages.predict` does.
 
-It carries `model.pt` (weights, tags, image size, thresholds) and the `stages` package, so it
-loads without the repo. Input, either
+It carries `model.pt` (weights, tags, image size, thresholds) and only the modules of
+`fashion_tagger` that this module imports (found by `serving.packaging`), with a
+`requirements.txt` listing every distribution that code imports, so it loads without the repo.
+Input, either
 - a DataFrame whose `image` column (or first column) holds image files or folders, or
 - a batch of images as an array (N, 3, H, W) at the model's size: uint8, or floats in [0, 1].
 Output: a DataFrame with per image `image` (the path, or the row number), `tags` (best first, at
@@ -14,19 +16,22 @@ probabilities).
 
 from __future__ import annotations
 
-from importlib.metadata import version
+import tempfile
 from pathlib import Path
 
 import mlflow.pyfunc
 import numpy as np
 import pandas as pd
 
-import stages
-from stages.common import PipelineError
-from stages.model import load_model
-from stages.predict import list_images, load_pixels, tag_pixels
-
-REQUIREMENTS = ("torch", "torchvision", "timm", "numpy", "pandas", "pillow", "pydantic", "pyyaml")
+from fashion_tagger.errors import PipelineError
+from fashion_tagger.model.network import load_model
+from fashion_tagger.serving.packaging import (
+    copy_modules,
+    distributions,
+    package_closure,
+    third_party_modules,
+)
+from fashion_tagger.serving.predict import list_images, load_pixels, tag_pixels
 
 
 def to_uint8_nhwc(batch: np.ndarray, height: int, width: int) -> np.ndarray:
@@ -64,12 +69,27 @@ class TaggerModel(mlflow.pyfunc.PythonModel):
         )
 
 
+def model_code() -> list[Path]:
+    """This module and every module of the package it imports: the code the model carries."""
+    this = Path(__file__).resolve()
+    return sorted({this, *package_closure(this)})
+
+
+def model_requirements(files: list[Path]) -> list[str]:
+    """Pinned distributions the model's code imports (MLflow adds its own pin)."""
+    needed = distributions(third_party_modules(files) - {"mlflow"})
+    return [f"{name}=={version.split('+')[0]}" for name, version in sorted(needed.items())]
+
+
 def log_tagger(model_file: Path | str) -> None:
     """Log the model file as a pyfunc model named `model` in the active MLflow run."""
-    mlflow.pyfunc.log_model(
-        name="model",
-        python_model=TaggerModel(),
-        artifacts={"model": str(model_file)},
-        code_paths=[str(Path(stages.__file__).parent)],
-        pip_requirements=[f"{name}=={version(name).split('+')[0]}" for name in REQUIREMENTS],
-    )
+    files = model_code()
+    with tempfile.TemporaryDirectory() as folder:
+        code = copy_modules(files, Path(folder))
+        mlflow.pyfunc.log_model(
+            name="model",
+            python_model=TaggerModel(),
+            artifacts={"model": str(model_file)},
+            code_paths=[str(code)],
+            pip_requirements=model_requirements(files),
+        )

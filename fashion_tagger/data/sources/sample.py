@@ -10,7 +10,7 @@ written out: as with the real data, labels can only come from the text.
 
 Output under `raw_dir`: `feidegger.json` in FEIDEGGER's exact format (a list of
 {"url", "descriptions": [5 German str], "split": "0".."9"}) and the JPEGs under `images/`.
-`fetch` returns the normalised items (see `stages.items`) with an extra "fold" (the split).
+`fetch` returns the normalised items (see `data.items`) with an extra "fold" (the split).
 
 Every random draw comes from a generator seeded with (seed, item index, purpose), so the same
 params give byte-identical files, and item k is the same whatever the number of items.
@@ -31,7 +31,8 @@ from PIL import Image, ImageDraw, ImageFilter
 from pydantic import Field, model_validator
 from tqdm import tqdm
 
-from stages.common import StrictModel, atomic_path, write_json
+from fashion_tagger.io import atomic_path, write_json
+from fashion_tagger.params import StrictModel
 
 DATASET_FILE = "feidegger.json"
 IMAGES_FOLDER = "images"

@@ -33,7 +33,8 @@ import sys
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 
-from stages.common import PipelineError, repo_path
+from fashion_tagger.errors import PipelineError
+from fashion_tagger.paths import repo_path
 
 LOCK_TIMEOUT = 300.0  # seconds to wait for another run's write lock before giving up
 QUERY_CHUNK = 500  # sources per SELECT (SQLite limits the number of bound parameters)

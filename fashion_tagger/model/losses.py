@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from pydantic import Field
 
-from stages.common import StrictModel
+from fashion_tagger.params import StrictModel
 
 EPSILON = 1e-8  # keeps log() finite
 

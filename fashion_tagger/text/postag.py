@@ -34,7 +34,7 @@ import nltk
 from nltk.tag.perceptron import PerceptronTagger
 from tqdm import tqdm
 
-from stages.common import PipelineError
+from fashion_tagger.errors import PipelineError
 
 TAGGER_PACKAGE = "textblob-aptagger"
 TAGGER_VERSION = "0.2.0"

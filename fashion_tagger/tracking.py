@@ -8,7 +8,6 @@ channel: if the store cannot be used, the stage prints one warning line and carr
 
 from __future__ import annotations
 
-import hashlib
 import os
 import subprocess
 import sys
@@ -16,12 +15,11 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from stages.common import repo_root
+from fashion_tagger.io import sha256_files
+from fashion_tagger.params import PARAMS_FILE, flatten, load_params_file
+from fashion_tagger.paths import repo_root
 
 EXPERIMENT_NAME = "fashion-tagger"
-RUN_FILE = Path("data/train/mlflow_run.json")
 
 
 def tracking_uri() -> str:
@@ -34,24 +32,13 @@ def artifact_location() -> str:
     return (repo_root() / "mlartifacts").as_uri()
 
 
-def flatten(mapping: dict, prefix: str = "") -> dict[str, Any]:
-    """Nested params as flat 'section.key' entries (lists stay whole values)."""
-    flat: dict[str, Any] = {}
-    for key, value in mapping.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, dict):
-            flat.update(flatten(value, f"{name}."))
-        else:
-            flat[name] = value
-    return flat
-
-
-def read_all_params(path: Path = Path("params.yaml")) -> dict[str, Any]:
-    """Every param in params.yaml, flattened (empty if the file is missing)."""
+def read_all_params(path: Path = PARAMS_FILE) -> dict[str, Any]:
+    """Every param in params.yaml except `runtime:`, flattened (empty if the file is missing)."""
     if not path.exists():
         return {}
-    with path.open(encoding="utf-8") as handle:
-        return flatten(yaml.safe_load(handle) or {})
+    params = load_params_file(path)
+    params.pop("runtime", None)
+    return flatten(params)
 
 
 def section_params(section: str, include: bool = True) -> dict[str, Any]:
@@ -72,14 +59,6 @@ def git_revision(root: Path) -> str | None:
     except (OSError, subprocess.CalledProcessError):
         return None
     return result.stdout.strip() or None
-
-
-def data_hash(paths: Iterable[Path]) -> str:
-    """sha256 over the bytes of the given files, in order (identifies the labels and split)."""
-    digest = hashlib.sha256()
-    for path in paths:
-        digest.update(Path(path).read_bytes())
-    return digest.hexdigest()
 
 
 def quiet_mlflow() -> None:
@@ -170,15 +149,9 @@ class Tracker:
 
         self._guard("log artifact", mlflow.log_artifact, str(path), directory)
 
-    def log_tagger(self, model_file: Path | str) -> None:
-        """Log the trained model as a pyfunc model that tags images (see `stages.serving`)."""
-        self._guard("log model", self._log_tagger, model_file)
-
-    @staticmethod
-    def _log_tagger(model_file: Path | str) -> None:
-        from stages.serving import log_tagger
-
-        log_tagger(model_file)
+    def call(self, action: str, function, *args, **kwargs) -> Any:
+        """Run any MLflow call (e.g. logging a model) under the same one-warning guard."""
+        return self._guard(action, function, *args, **kwargs)
 
     def end(self, status: str = "FINISHED") -> None:
         import mlflow
@@ -189,7 +162,7 @@ class Tracker:
 def pipeline_tags(data_files: Iterable[Path]) -> dict[str, str]:
     """Tags that tie an MLflow run to its DVC experiment, git revision and data."""
     root = repo_root()
-    tags = {"dvc.root": str(root), "data.sha256": data_hash(data_files)}
+    tags = {"dvc.root": str(root), "data.sha256": sha256_files(data_files)}
     if os.environ.get("DVC_EXP_NAME"):
         tags["dvc.exp_name"] = os.environ["DVC_EXP_NAME"]
     revision = git_revision(root)

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import io
 import json
 import os
 import random
@@ -41,7 +40,11 @@ from PIL import Image
 from pydantic import Field, field_validator
 from tqdm import tqdm
 
-from stages.common import PipelineError, StrictModel, atomic_path, repo_path, write_json
+from fashion_tagger.data.images import IMAGE_EXTENSIONS, ImageError, verify_image
+from fashion_tagger.errors import PipelineError
+from fashion_tagger.io import atomic_path, write_json
+from fashion_tagger.params import StrictModel
+from fashion_tagger.paths import repo_path
 
 FEIDEGGER_URL = (
     "https://raw.githubusercontent.com/zalandoresearch/feidegger/master/data/"
@@ -50,8 +53,6 @@ FEIDEGGER_URL = (
 REPORT_NAME = "download_report.json"
 DESCRIPTIONS_PER_ITEM = 5
 # Decoded image format -> the only extensions a file in the images folder can get.
-IMAGE_EXTENSIONS = {"JPEG": ".jpg", "PNG": ".png", "WEBP": ".webp", "GIF": ".gif", "BMP": ".bmp"}
-HTML_STARTS = (b"<!doctype html", b"<html", b"<head", b"<body")
 CHUNK_BYTES = 1 << 16
 STALE_TEMP_SECONDS = 3600
 USER_AGENT = "fashion-tagger/0.1 (dataset download)"
@@ -65,9 +66,6 @@ class Params(StrictModel):
     sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
     limit: int | None = Field(default=None, ge=1)  # only the first N records (quick trials)
     cache_dir: str = "data/cache/feidegger"  # relative to the repo root ($DVC_ROOT if set)
-    workers: int = Field(default=16, ge=1, le=256)
-    connect_timeout: float = Field(default=10.0, gt=0)
-    read_timeout: float = Field(default=30.0, gt=0)
     retries: int = Field(default=5, ge=0)  # extra attempts after the first one
     backoff_base: float = Field(default=0.5, ge=0)  # seconds; doubles with every retry
     backoff_max: float = Field(default=30.0, ge=0)
@@ -88,6 +86,17 @@ class Params(StrictModel):
         return value
 
 
+class Runtime(StrictModel):
+    """Download speed settings (params.yaml: runtime.download); they never change the data."""
+
+    workers: int = Field(default=16, ge=1, le=256)  # concurrent image downloads
+    connect_timeout: float = Field(default=10.0, gt=0)  # seconds
+    read_timeout: float = Field(default=30.0, gt=0)  # seconds
+
+
+DEFAULT_RUNTIME = Runtime()
+
+
 class FetchError(Exception):
     """One request failed; `retryable` says whether trying again may help."""
 
@@ -96,10 +105,6 @@ class FetchError(Exception):
         self.reason = reason
         self.retryable = retryable
         self.retry_after = retry_after
-
-
-class ImageError(Exception):
-    """Downloaded or given bytes are not a usable image; the message says why."""
 
 
 @dataclass(frozen=True)
@@ -169,12 +174,12 @@ def retry_delay(
     return delay / 2 + rng.uniform(0, delay / 2)
 
 
-def get_once(session: requests.Session, url: str, params: Params) -> bytes:
+def get_once(
+    session: requests.Session, url: str, params: Params, timeout: tuple[float, float]
+) -> bytes:
     """One GET of `url` (redirects followed); the complete body, or a FetchError saying why."""
     try:
-        with session.get(
-            url, timeout=(params.connect_timeout, params.read_timeout), stream=True
-        ) as response:
+        with session.get(url, timeout=timeout, stream=True) as response:
             status = response.status_code
             if status == 429 or status >= 500:
                 retry_after = parse_retry_after(
@@ -219,13 +224,14 @@ def fetch_bytes(
     params: Params,
     rng: random.Random,
     sleep: Callable[[float], None] = time.sleep,
+    timeout: tuple[float, float] = (10.0, 30.0),
 ) -> bytes:
     """GET `url`, retrying transient failures (connection, timeout, 429, 5xx) with backoff."""
     if not is_http_url(url):
         raise FetchError("not an http(s) URL", retryable=False)
     for attempt in range(params.retries + 1):
         try:
-            return get_once(session, url, params)
+            return get_once(session, url, params, timeout)
         except FetchError as error:
             if not error.retryable:
                 raise
@@ -236,33 +242,6 @@ def fetch_bytes(
                 ) from None
             sleep(retry_delay(attempt, error.retry_after, params, rng))
     raise AssertionError("unreachable: the loop returns or raises")
-
-
-def verify_image(data: bytes, min_side: int, max_pixels: int) -> str:
-    """Check bytes are a complete, decodable, sensibly sized image; return its PIL format."""
-    if data.lstrip()[:16].lower().startswith(HTML_STARTS):
-        raise ImageError("an HTML page, not an image")
-    try:
-        with Image.open(io.BytesIO(data)) as image:
-            image_format, (width, height) = image.format, image.size
-            if image_format not in IMAGE_EXTENSIONS:
-                raise ImageError(f"unsupported image format {image_format}")
-            if width * height > max_pixels:
-                raise ImageError(
-                    f"decompression bomb: {width}x{height} pixels exceeds max_pixels {max_pixels}"
-                )
-            if min(width, height) < min_side:
-                raise ImageError(f"too small: {width}x{height} (min_side {min_side})")
-            image.verify()
-        with Image.open(io.BytesIO(data)) as image:
-            image.load()
-    except Image.DecompressionBombError as error:
-        raise ImageError(f"decompression bomb: {error}") from None
-    except Image.UnidentifiedImageError:
-        raise ImageError("not a decodable image (unknown format)") from None
-    except (OSError, SyntaxError, ValueError, EOFError) as error:
-        raise ImageError(f"not a decodable image ({error})") from None
-    return image_format
 
 
 def image_size(path: Path) -> tuple[int, int]:
@@ -316,8 +295,15 @@ def remove_stale_temporaries(folder: Path) -> None:
 class Downloader:
     """Fetches, verifies, caches and places images; one requests Session per worker thread."""
 
-    def __init__(self, params: Params, cache_images: Path, raw_images: Path):
+    def __init__(
+        self,
+        params: Params,
+        cache_images: Path,
+        raw_images: Path,
+        runtime: Runtime = DEFAULT_RUNTIME,
+    ):
         self.params = params
+        self.timeout = (runtime.connect_timeout, runtime.read_timeout)
         self.cache_images = cache_images
         self.raw_images = raw_images
         self._local = threading.local()
@@ -343,7 +329,7 @@ class Downloader:
     def fetch(self, url: str) -> bytes:
         """GET one URL with this thread's session and retries (used for the JSON too)."""
         session = self.session()
-        return fetch_bytes(session, url, self.params, self._local.rng)
+        return fetch_bytes(session, url, self.params, self._local.rng, timeout=self.timeout)
 
     def image(self, url: str) -> Outcome:
         """Make one URL's image present in raw_images, from the cache or the network."""
@@ -425,7 +411,7 @@ def download_all(downloader: Downloader, urls: list[str], workers: int) -> dict[
     return outcomes
 
 
-def fetch(params: Params, raw_dir: Path) -> list[dict]:
+def fetch(params: Params, raw_dir: Path, runtime: Runtime = DEFAULT_RUNTIME) -> list[dict]:
     """Download FEIDEGGER into raw_dir (images/ and the report); return normalised items."""
     cache = repo_path(params.cache_dir)
     cache_images = cache / "images"
@@ -434,7 +420,7 @@ def fetch(params: Params, raw_dir: Path) -> list[dict]:
         folder.mkdir(parents=True, exist_ok=True)
         remove_stale_temporaries(folder)
 
-    downloader = Downloader(params, cache_images, raw_images)
+    downloader = Downloader(params, cache_images, raw_images, runtime)
     try:
         records, digest = load_release(downloader, params, cache)
         width = max(5, len(str(len(records) - 1)))
@@ -448,7 +434,7 @@ def fetch(params: Params, raw_dir: Path) -> list[dict]:
         keys = {url_key(url) for url in ids_by_url}
         if len(keys) != len(ids_by_url):
             raise PipelineError(f"{params.json_url}: two URLs share a file name key")
-        outcomes = download_all(downloader, list(ids_by_url), params.workers)
+        outcomes = download_all(downloader, list(ids_by_url), runtime.workers)
     finally:
         downloader.close()
 

@@ -1,0 +1,62 @@
+"""The training data of one split: cached images aligned with their 0/1 labels."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from fashion_tagger.data.cache import load_cache
+from fashion_tagger.errors import PipelineError
+from fashion_tagger.io import read_json
+from fashion_tagger.labels.encode import read_label_matrix
+from fashion_tagger.paths import (
+    CACHE_IMAGES_FILE,
+    CLASSES_FILE,
+    LABELS_FILE,
+    PREPARE_DIR,
+    SPLIT_FILE,
+)
+
+
+@dataclass(frozen=True)
+class SplitData:
+    """One split's images (uint8 NHWC, rows in `ids` order) and 0/1 labels (items x tags)."""
+
+    ids: list[str]
+    images: np.ndarray
+    labels: np.ndarray
+
+
+def load_labelled_split(
+    names: tuple[str, ...] = ("train", "val", "test"), directory: Path = Path(".")
+) -> tuple[list[str], dict[str, SplitData]]:
+    """The class names and, per split name, its cached images and labels (ids in split order)."""
+    classes = read_json(directory / CLASSES_FILE)
+    ids, matrix, columns = read_label_matrix(directory / LABELS_FILE)
+    if columns != classes:
+        raise PipelineError(f"{directory / LABELS_FILE}: columns differ from {CLASSES_FILE}")
+    label_row = {item_id: row for row, item_id in enumerate(ids)}
+    split = read_json(directory / SPLIT_FILE)
+    cache_ids, images = load_cache(directory / PREPARE_DIR)
+    row_of = {item_id: row for row, item_id in enumerate(cache_ids)}
+    result = {}
+    for name in names:
+        split_ids = split.get(name)
+        if not split_ids:
+            raise PipelineError(f"{directory / SPLIT_FILE}: split '{name}' is missing or empty")
+        for item_id in split_ids:
+            if item_id not in row_of:
+                raise PipelineError(
+                    f"{directory / CACHE_IMAGES_FILE}: no image for item {item_id!r}"
+                )
+            if item_id not in label_row:
+                raise PipelineError(f"{directory / LABELS_FILE}: no labels for item {item_id!r}")
+        rows = np.array([row_of[item_id] for item_id in split_ids])
+        result[name] = SplitData(
+            ids=list(split_ids),
+            images=np.ascontiguousarray(images[rows]),
+            labels=matrix[[label_row[item_id] for item_id in split_ids]].astype(np.float32),
+        )
+    return classes, result

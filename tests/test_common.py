@@ -4,10 +4,10 @@ import json
 
 import pytest
 
+from fashion_tagger.data.items import load_items, validate_items, write_items
 from fashion_tagger.errors import PipelineError
 from fashion_tagger.io import atomic_path, read_json, write_json
 from fashion_tagger.params import StrictModel, read_params
-from fashion_tagger.data.items import load_items, validate_items, write_items
 
 
 class Section(StrictModel):

@@ -6,9 +6,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from stages import download
-from fashion_tagger.errors import PipelineError
 from fashion_tagger.data.items import load_items
+from fashion_tagger.errors import PipelineError
+from stages import download
 
 REPO = Path(__file__).resolve().parents[1]
 

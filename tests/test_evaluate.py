@@ -1,4 +1,4 @@
-"""Tests for stages.metrics and stages.evaluate."""
+"""Tests for the metrics, the test report and the evaluate stage."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ import pytest
 import torch
 from PIL import Image
 
-from stages import evaluate, train
 from fashion_tagger.evaluation.metrics import (
     mean_average_precision,
     micro_pr_curve,
@@ -19,6 +18,9 @@ from fashion_tagger.evaluation.metrics import (
     threshold_metrics,
     top_tags,
 )
+from fashion_tagger.evaluation.report import prior_scores
+from fashion_tagger.model.training import CURVE_COLUMNS
+from stages import evaluate, train
 from tests.train_fixtures import CLASSES, write_inputs
 
 Y_TRUE = np.array([[1, 0, 1], [1, 1, 0], [0, 0, 1], [1, 0, 0]])
@@ -61,7 +63,7 @@ def test_pr_curve_is_thinned_and_bounded():
 
 def test_prior_baseline_predicts_the_majority_tags():
     train_labels = np.array([[1, 0, 1], [1, 0, 0], [1, 1, 0]])
-    baseline = evaluate.prior_scores(train_labels, items=4)
+    baseline = prior_scores(train_labels, items=4)
     assert baseline.shape == (4, 3)
     assert (baseline >= 0.5).tolist() == [[True, False, False]] * 4
     # Constant scores rank nothing: each tag's AP is its test frequency.
@@ -131,4 +133,4 @@ def test_training_curves_have_one_row_per_epoch(evaluated):
     with (evaluated / "metrics/train_curves.csv").open() as handle:
         rows = list(csv.DictReader(handle))
     assert [row["epoch"] for row in rows] == ["1", "2", "3"]
-    assert list(rows[0]) == train.CURVE_COLUMNS
+    assert list(rows[0]) == CURVE_COLUMNS

@@ -25,10 +25,10 @@ import requests
 import yaml
 from PIL import Image
 
-from fashion_tagger.errors import PipelineError
-from fashion_tagger.io import read_json
 from fashion_tagger.data.sources import feidegger
 from fashion_tagger.data.sources.feidegger import FetchError, ImageError, Params
+from fashion_tagger.errors import PipelineError
+from fashion_tagger.io import read_json
 
 REPO = Path(__file__).resolve().parents[1]
 FILE_NAME = re.compile(r"^[0-9a-f]{16}\.(jpg|png)$")

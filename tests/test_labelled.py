@@ -8,10 +8,10 @@ import pytest
 import yaml
 from PIL import Image
 
-from fashion_tagger.errors import PipelineError
 from fashion_tagger.data.items import validate_items
 from fashion_tagger.data.sources import labelled
 from fashion_tagger.data.sources.labelled import Params
+from fashion_tagger.errors import PipelineError
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -12,12 +12,13 @@ pytest.importorskip("sentencepiece")
 import torch  # noqa: E402
 from huggingface_hub import constants  # noqa: E402
 
-from stages import translate  # noqa: E402
+from fashion_tagger import paths  # noqa: E402
 from fashion_tagger.errors import PipelineError
 from fashion_tagger.text.glossary import GlossaryTranslator  # noqa: E402
 from fashion_tagger.text.marian import MarianParams, MarianTranslator, choose_device  # noqa: E402
 from fashion_tagger.text.translate import translate_items  # noqa: E402
 from fashion_tagger.text.translation_cache import TranslationCache  # noqa: E402
+from stages import translate  # noqa: E402
 from tests.test_translate import make_stage_folder  # noqa: E402
 from tests.tiny_marian import build_tiny_marian  # noqa: E402
 
@@ -48,12 +49,12 @@ def model_dir(tmp_path_factory):
 
 def tiny_params(model_dir, **overrides) -> MarianParams:
     settings = dict(local_path=str(model_dir), batch_size=3, max_length=12, num_beams=2)
-    return MarianParams(**{**settings, "device": "cpu", **overrides})
+    return MarianParams(**{**settings, **overrides})
 
 
 @pytest.fixture(scope="module")
 def translator(model_dir):
-    return MarianTranslator.load(tiny_params(model_dir))
+    return MarianTranslator.load(tiny_params(model_dir), "cpu")
 
 
 @pytest.fixture
@@ -111,7 +112,7 @@ def test_identity_names_the_weights_decoding_and_precision(translator, model_dir
     assert identity["backend"] == "marian" and len(identity["files"]) == 64
     assert (identity["device"], identity["dtype"]) == ("cpu", "torch.float32")
     assert (identity["num_beams"], identity["max_length"]) == (2, 12)
-    other = MarianTranslator.load(tiny_params(model_dir, num_beams=1)).identity()
+    other = MarianTranslator.load(tiny_params(model_dir, num_beams=1), "cpu").identity()
     assert other != identity and other["files"] == identity["files"]
 
 
@@ -122,7 +123,7 @@ def test_device_choice(monkeypatch):
     assert choose_device("cpu") == (torch.device("cpu"), torch.float32)
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     assert choose_device("auto") == (torch.device("cpu"), torch.float32)
-    with pytest.raises(PipelineError, match=r"param translate\.marian\.device: 'cuda'"):
+    with pytest.raises(PipelineError, match=r"param runtime\.translate\.device: 'cuda'"):
         choose_device("cuda")
 
 
@@ -135,7 +136,7 @@ def test_model_missing_offline_says_how_to_provide_it(tmp_path, monkeypatch):
     monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
     with pytest.raises(PipelineError) as error:
-        MarianTranslator.load(MarianParams(device="cpu"))
+        MarianTranslator.load(MarianParams(), "cpu")
     message = str(error.value)
     assert "\n" not in message
     assert "Helsinki-NLP/opus-mt-de-en" in message and "HF_HUB_OFFLINE is set" in message
@@ -152,8 +153,8 @@ def test_model_from_a_prefilled_hub_cache_is_identified_by_its_commit(
     (repo / "refs" / "main").write_text(commit)
     monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
-    params = MarianParams(model="example/tiny-de-en", revision="main", device="cpu", num_beams=1)
-    loaded = MarianTranslator.load(params)
+    params = MarianParams(model="example/tiny-de-en", revision="main", num_beams=1)
+    loaded = MarianTranslator.load(params, "cpu")
     assert loaded.identity()["commit"] == commit
     assert loaded.identity()["model"] == "example/tiny-de-en"
 
@@ -172,17 +173,17 @@ def test_missing_extra_is_a_one_line_error(monkeypatch):
 def test_stage_with_the_marian_backend(tmp_path, monkeypatch, model_dir):
     params = (
         f"backend: marian\ncache_dir: cache\nmarian:\n  local_path: {model_dir}\n"
-        "  batch_size: 2\n  max_length: 10\n  num_beams: 1\n  device: cpu"
+        "  batch_size: 2\n  max_length: 10\n  num_beams: 1"
     )
     make_stage_folder(tmp_path, (TEXTS[:3], TEXTS[3:]), params)
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("DVC_ROOT", raising=False)
     translate.main()
-    outputs = [translate.OUT_FILE, translate.METRICS_FILE, translate.UNTRANSLATED_FILE]
+    outputs = [paths.TRANSLATED_FILE, paths.TRANSLATE_METRICS_FILE, paths.UNTRANSLATED_FILE]
     first = [path.read_bytes() for path in outputs]
-    items = json.loads(translate.OUT_FILE.read_text(encoding="utf-8"))
+    items = json.loads(paths.TRANSLATED_FILE.read_text(encoding="utf-8"))
     assert [len(item["english"]) for item in items] == [3, 4]
-    metrics = json.loads(translate.METRICS_FILE.read_text(encoding="utf-8"))
+    metrics = json.loads(paths.TRANSLATE_METRICS_FILE.read_text(encoding="utf-8"))
     assert metrics["backend"] == "marian" and metrics["descriptions"] == len(TEXTS)
     assert len(list((tmp_path / "cache").glob("marian-*.sqlite"))) == 1
     translate.main()  # from the cache now
@@ -191,7 +192,7 @@ def test_stage_with_the_marian_backend(tmp_path, monkeypatch, model_dir):
 
 @pytest.mark.gpu
 def test_half_precision_on_cuda(model_dir):
-    on_cuda = MarianTranslator.load(tiny_params(model_dir, device="cuda"))
+    on_cuda = MarianTranslator.load(tiny_params(model_dir), "cuda")
     assert on_cuda.model.dtype == torch.float16 and on_cuda.model.device.type == "cuda"
     english = on_cuda.translate(TEXTS)
     assert len(english) == len(TEXTS) and all(isinstance(text, str) for text in english)

@@ -1,8 +1,12 @@
-"""Tests for stages.predict (the tagging command) and stages.serving (the MLflow pyfunc model)."""
+"""Tests for the tagging command (stages.predict) and the MLflow pyfunc model (serving.pyfunc)."""
 
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import mlflow
 import numpy as np
@@ -10,10 +14,13 @@ import pandas as pd
 import pytest
 import torch
 
-from stages import predict
 from fashion_tagger.errors import PipelineError
-from fashion_tagger.model.network import Tagger, predict_logits, save_model
+from fashion_tagger.model.inference import predict_logits
+from fashion_tagger.model.network import Tagger, load_model, save_model
+from fashion_tagger.serving.predict import list_images, load_pixels, tag_pixels
 from fashion_tagger.serving.pyfunc import log_tagger
+from stages import predict
+from tests.restricted_env import build_site, requirement_names
 from tests.train_fixtures import CLASSES, HEIGHT, WIDTH, draw_item
 
 
@@ -30,7 +37,7 @@ def tiny_model(tmp_path_factory):
     (folder / "notes.txt").write_text("not an image")
     torch.manual_seed(0)
     tagger = Tagger("resnet18", len(CLASSES)).eval()
-    pixels = predict.load_pixels(predict.list_images([folder]), HEIGHT, WIDTH)
+    pixels = load_pixels(list_images([folder]), HEIGHT, WIDTH)
     scores = torch.sigmoid(torch.from_numpy(predict_logits(tagger, pixels, torch.device("cpu"))))
     medians = scores.median(dim=0).values.tolist()
     thresholds = {"fixed": 0.5, "global": float(np.median(medians)), "per_tag": medians}
@@ -45,14 +52,14 @@ def run_predict(capsys, *args: str) -> str:
 
 def test_list_images_walks_folders_in_order(tiny_model):
     folder = tiny_model / "images"
-    found = predict.list_images([folder / "d5.jpg", folder])
+    found = list_images([folder / "d5.jpg", folder])
     assert found[0] == folder / "d5.jpg" and len(found) == 8
     assert found[1:] == sorted(found[1:]) and all(path.suffix != ".txt" for path in found)
     with pytest.raises(PipelineError, match="no such file"):
-        predict.list_images([folder / "missing.jpg"])
+        list_images([folder / "missing.jpg"])
     (tiny_model / "empty").mkdir()
     with pytest.raises(PipelineError, match="no images"):
-        predict.list_images([tiny_model / "empty"])
+        list_images([tiny_model / "empty"])
 
 
 @pytest.mark.parametrize("mode", ["global", "per_tag"])
@@ -79,9 +86,9 @@ def test_table_output_and_threshold_modes(tiny_model, capsys):
     images = str(tiny_model / "images")
     table = run_predict(capsys, images, "--model", model_file).splitlines()
     assert len(table) == 7 and table[0].startswith(f"{images}/d0.jpg: ")
-    tagger, record = predict.load_model(model_file)
-    pixels = predict.load_pixels(predict.list_images([images]), HEIGHT, WIDTH)
-    fixed = predict.tag_pixels(tagger, record, pixels, "fixed")
+    tagger, record = load_model(model_file)
+    pixels = load_pixels(list_images([images]), HEIGHT, WIDTH)
+    fixed = tag_pixels(tagger, record, pixels, "fixed")
     fixed_json = json.loads(
         run_predict(capsys, images, "--model", model_file, "--json", "--threshold", "fixed")
     )
@@ -106,6 +113,52 @@ def test_mlflow_model_predicts_the_same_tags_as_predict(tiny_model, capsys, monk
         [tag["tag"] for tag in record["tags"]] for record in expected
     ]
 
-    pixels = predict.load_pixels(predict.list_images([images]), HEIGHT, WIDTH)
+    pixels = load_pixels(list_images([images]), HEIGHT, WIDTH)
     from_tensors = served.predict(pixels.transpose(0, 3, 1, 2).copy())
     assert [list(tags) for tags in from_tensors["tags"]] == [list(t) for t in from_folder["tags"]]
+
+
+def test_mlflow_model_loads_with_only_its_requirements(tiny_model, capsys, monkeypatch, tmp_path):
+    monkeypatch.chdir(tiny_model)
+    mlflow.set_tracking_uri(f"sqlite:///{tiny_model / 'mlflow.db'}")
+    with mlflow.start_run() as run:
+        log_tagger(tiny_model / "model.pt")
+    model_dir = Path(mlflow.artifacts.download_artifacts(f"runs:/{run.info.run_id}/model"))
+    requirements = (model_dir / "requirements.txt").read_text().split()
+    names = {line.split("==")[0] for line in requirements}
+    assert {"torch", "torchvision", "numpy", "pandas", "pillow", "mlflow"} <= names
+    assert "scikit-learn" not in names and "tqdm" not in names  # training-only packages
+    carried = sorted(
+        p.relative_to(model_dir / "code").as_posix() for p in (model_dir / "code").rglob("*.py")
+    )
+    assert "fashion_tagger/serving/pyfunc.py" in carried
+    assert "fashion_tagger/model/training.py" not in carried and not any(
+        path.startswith("fashion_tagger/text/") for path in carried
+    )
+
+    site = tmp_path / "site"
+    # mlflow-skinny: what loading a pyfunc model needs of MLflow, without the full server stack
+    linked = build_site(requirement_names(requirements) - {"mlflow"} | {"mlflow-skinny"}, site)
+    assert "scikit-learn" not in linked  # (tqdm comes in with timm -> huggingface-hub)
+    images = str(tiny_model / "images")
+    expected = json.loads(run_predict(capsys, images, "--model", "model.pt", "--json"))
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-S",
+            str(Path(__file__).with_name("restricted_load.py")),
+            model_dir,
+            images,
+        ],
+        cwd=outside,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(site), "MLFLOW_TRACKING_URI": ""},
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    loaded = json.loads(result.stdout.strip().splitlines()[-1])
+    assert loaded["tags"] == [[tag["tag"] for tag in record["tags"]] for record in expected]
+    assert loaded["package"].startswith(str(model_dir.resolve()))  # the model's copy of the code
+    assert "sklearn" not in loaded["imported"]

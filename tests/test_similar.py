@@ -11,19 +11,20 @@ import pytest
 import torch
 from PIL import Image
 
-from stages import similar
+from fashion_tagger.data.cache import load_image
 from fashion_tagger.errors import PipelineError
 from fashion_tagger.model.network import Tagger, save_model
-from fashion_tagger.data.cache import load_image
+from fashion_tagger.serving.similar import nearest, unit_rows
+from stages import similar
 from tests.train_fixtures import CLASSES, HEIGHT, WIDTH, write_inputs
 
 
 def test_nearest_by_cosine_similarity_without_the_query_itself():
-    pool = similar.unit_rows(np.array([[1.0, 0.0], [0.9, 0.1], [0.0, 1.0], [-1.0, 0.0]]))
-    order, scores = similar.nearest(pool[:1], pool, k=2, exclude=[0])
+    pool = unit_rows(np.array([[1.0, 0.0], [0.9, 0.1], [0.0, 1.0], [-1.0, 0.0]]))
+    order, scores = nearest(pool[:1], pool, k=2, exclude=[0])
     assert order.tolist() == [[1, 2]]
     assert scores[0, 0] == pytest.approx(0.9 / np.hypot(0.9, 0.1)) and scores[0, 1] == 0
-    order, _ = similar.nearest(pool[:1], pool, k=9)
+    order, _ = nearest(pool[:1], pool, k=9)
     assert order.tolist() == [[0, 1, 2, 3]]  # k is capped at the pool size
 
 

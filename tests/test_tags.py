@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 from nltk.tag.perceptron import PerceptronTagger
 
-from stages import postag, tags
+from fashion_tagger import paths
 from fashion_tagger.errors import PipelineError
+from fashion_tagger.text import postag
 from fashion_tagger.text.postag import TextTagger, load_tagger, split_sentences, tokenize_sentence
 from fashion_tagger.text.tags import (
     ADJECTIVE,
@@ -27,6 +28,7 @@ from fashion_tagger.text.tags import (
     tag_frequency,
     tfidf_scores,
 )
+from stages import tags as tags_stage
 
 PARAMS = TagsParams(top_k=10, vocab_size=25, lemmatize=True)
 
@@ -304,17 +306,17 @@ def test_english_must_be_a_list_of_strings(tmp_path):
 def test_main_writes_outputs_deterministically(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     write_stage_inputs(tmp_path, make_items(), top_k=3, vocab=4)
-    tags.main()
-    outputs = [tags.ITEMS_FILE, tags.VOCABULARY_FILE, tags.FREQUENCY_FILE]
+    tags_stage.main()
+    outputs = [paths.TAGGED_ITEMS_FILE, paths.VOCABULARY_FILE, paths.TAG_FREQUENCY_FILE]
     first = [path.read_bytes() for path in outputs]
-    tags.main()
+    tags_stage.main()
     assert [path.read_bytes() for path in outputs] == first
 
-    labelled = json.loads(tags.ITEMS_FILE.read_text(encoding="utf-8"))
-    vocabulary = json.loads(tags.VOCABULARY_FILE.read_text(encoding="utf-8"))
+    labelled = json.loads(paths.TAGGED_ITEMS_FILE.read_text(encoding="utf-8"))
+    vocabulary = json.loads(paths.VOCABULARY_FILE.read_text(encoding="utf-8"))
     assert [item["id"] for item in labelled] == ["item000", "item001", "item002", "item003"]
     assert set(vocabulary) == {"nouns", "adjectives"}
-    with tags.FREQUENCY_FILE.open(encoding="utf-8") as handle:
+    with paths.TAG_FREQUENCY_FILE.open(encoding="utf-8") as handle:
         rows = list(csv.DictReader(handle))
     assert len(rows) == len(vocabulary["nouns"]) + len(vocabulary["adjectives"])
     counts = [int(row["items"]) for row in rows]
@@ -328,5 +330,5 @@ def test_main_rejects_a_bad_param(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     write_stage_inputs(tmp_path, make_items(), top_k=0)
     with pytest.raises(PipelineError, match="param tags.top_k"):
-        tags.main()
-    assert not tags.ITEMS_FILE.exists()
+        tags_stage.main()
+    assert not paths.TAGGED_ITEMS_FILE.exists()

@@ -11,7 +11,9 @@ import numpy as np
 import pytest
 import yaml
 
-from stages import evaluate, tracking, train
+from fashion_tagger import tracking
+from fashion_tagger.params import flatten
+from stages import evaluate, train
 from tests.train_fixtures import CLASSES, write_inputs
 
 
@@ -32,7 +34,7 @@ def test_store_is_in_the_dvc_root_when_set(tmp_path, monkeypatch):
 
 
 def test_flatten_and_git_revision(tmp_path):
-    assert tracking.flatten({"train": {"lr": 0.1, "augment": {"hflip": True}}, "seed": 1}) == {
+    assert flatten({"train": {"lr": 0.1, "augment": {"hflip": True}}, "seed": 1}) == {
         "train.lr": 0.1,
         "train.augment.hflip": True,
         "seed": 1,

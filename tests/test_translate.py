@@ -9,11 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from stages import translate
+from fashion_tagger import paths
+from fashion_tagger.data.items import load_items
 from fashion_tagger.errors import PipelineError
 from fashion_tagger.params import read_params
+from fashion_tagger.text import translate as translation
 from fashion_tagger.text.glossary import GlossaryTranslator, Lexicon, load_ding
-from fashion_tagger.data.items import load_items
 from fashion_tagger.text.translate import (
     Coverage,
     TranslateParams,
@@ -26,6 +27,7 @@ from fashion_tagger.text.translate import (
     untranslated_table,
     untranslated_words,
 )
+from stages import translate
 
 FASHION_WORDS = Path(__file__).parent / "data" / "fashion_words_de_en.tsv"
 REPO = Path(__file__).resolve().parents[1]
@@ -211,7 +213,8 @@ def make_stage_folder(
     (path / "data/raw").mkdir(parents=True, exist_ok=True)
     (path / "data/raw/items.json").write_text(json.dumps(items), encoding="utf-8")
     section = "".join(f"  {line}\n" for line in params.splitlines())
-    (path / "params.yaml").write_text(f"translate:\n{section}", encoding="utf-8")
+    runtime = "runtime:\n  translate:\n    device: cpu\n"
+    (path / "params.yaml").write_text(f"translate:\n{section}{runtime}", encoding="utf-8")
 
 
 def test_stage_writes_outputs_deterministically(tmp_path, monkeypatch):
@@ -219,15 +222,15 @@ def test_stage_writes_outputs_deterministically(tmp_path, monkeypatch):
     make_stage_folder(tmp_path, texts)
     monkeypatch.chdir(tmp_path)
     translate.main()
-    outputs = [translate.OUT_FILE, translate.METRICS_FILE, translate.UNTRANSLATED_FILE]
+    outputs = [paths.TRANSLATED_FILE, paths.TRANSLATE_METRICS_FILE, paths.UNTRANSLATED_FILE]
     first = [path.read_bytes() for path in outputs]
-    items = json.loads(translate.OUT_FILE.read_text(encoding="utf-8"))
+    items = json.loads(paths.TRANSLATED_FILE.read_text(encoding="utf-8"))
     assert [item["english"] for item in items] == [
         ["A red dress.", "Dress in blue", "A red dress."],
         ["Blue Quarkbrot"],
     ]
-    assert json.loads(translate.METRICS_FILE.read_text())["coverage"] == 0.875  # 7 of 8
-    assert translate.UNTRANSLATED_FILE.read_text() == "word,count\nquarkbrot,1\n"
+    assert json.loads(paths.TRANSLATE_METRICS_FILE.read_text())["coverage"] == 0.875  # 7 of 8
+    assert paths.UNTRANSLATED_FILE.read_text() == "word,count\nquarkbrot,1\n"
     translate.main()
     assert [path.read_bytes() for path in outputs] == first
     assert not list(tmp_path.glob("data/translate/.*"))  # no temporary file left behind
@@ -238,7 +241,7 @@ def test_failing_backend_leaves_no_output(tmp_path, monkeypatch):
         name = "failing"
         batch_size = 8
 
-        def __init__(self, params, lexicon):
+        def __init__(self, params, lexicon, device):
             pass
 
         def translate(self, texts):
@@ -249,7 +252,7 @@ def test_failing_backend_leaves_no_output(tmp_path, monkeypatch):
 
     make_stage_folder(tmp_path)
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setitem(translate.BACKENDS, "glossary", Failing)
+    monkeypatch.setitem(translation.BACKENDS, "glossary", Failing)
     with pytest.raises(ValueError):
         translate.main()
     assert not (tmp_path / "data/translate/items.json").exists()
@@ -290,7 +293,8 @@ def test_words_found_unchanged_in_a_translation_are_untranslated(glossary):
 
 def test_transformers_is_not_imported_by_the_glossary_backend(tmp_path):
     code = (
-        "import sys; from stages import translate; from fashion_tagger.text.glossary import Lexicon\n"
+        "import sys; from fashion_tagger.text import translate\n"
+        "from fashion_tagger.text.glossary import Lexicon\n"
         "params = translate.TranslateParams(backend='glossary')\n"
         "translator = translate.make_translator(params, Lexicon.load())\n"
         "assert translator.translate(['Ein rotes Kleid']) == ['A red dress']\n"
@@ -396,5 +400,5 @@ def test_stage_uses_the_ding_path_param(tmp_path, monkeypatch, ding_file):
     )
     monkeypatch.chdir(tmp_path)
     translate.main()
-    items = json.loads(translate.OUT_FILE.read_text(encoding="utf-8"))
+    items = json.loads(paths.TRANSLATED_FILE.read_text(encoding="utf-8"))
     assert items[0]["english"] == ["Dress in the moonlight"]

@@ -7,11 +7,13 @@ import sqlite3
 import pytest
 import yaml
 
-from stages import translate
+from fashion_tagger import paths
 from fashion_tagger.paths import repo_path
+from fashion_tagger.text import translate as translation
 from fashion_tagger.text.glossary import GlossaryTranslator, Lexicon
 from fashion_tagger.text.translate import TranslateParams, translate_items, translate_texts
 from fashion_tagger.text.translation_cache import TranslationCache, identity_key
+from stages import translate
 from tests.test_translate import REPO, make_stage_folder
 
 IDENTITY = {"backend": "glossary", "version": 1, "lexicon": "abc", "ding": None}
@@ -123,7 +125,7 @@ def test_cached_results_are_identical_to_fresh_ones(tmp_path, glossary):
 
 def test_rerun_after_adding_ten_items_translates_only_those(tmp_path, monkeypatch):
     counting = Counting(GlossaryTranslator.load())
-    monkeypatch.setitem(translate.BACKENDS, "glossary", lambda params, lexicon: counting)
+    monkeypatch.setitem(translation.BACKENDS, "glossary", lambda params, lexicon, device: counting)
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("DVC_ROOT", raising=False)
 
@@ -132,7 +134,7 @@ def test_rerun_after_adding_ten_items_translates_only_those(tmp_path, monkeypatc
         (tmp_path / "data/raw/items.json").write_text(json.dumps(items), encoding="utf-8")
         counting.texts.clear()
         translate.main()
-        return json.loads(translate.OUT_FILE.read_text(encoding="utf-8"))
+        return json.loads(paths.TRANSLATED_FILE.read_text(encoding="utf-8"))
 
     first = run(dresses(30))
     assert len(counting.texts) == 60

@@ -15,14 +15,14 @@ import numpy as np
 import yaml
 from PIL import Image, ImageDraw
 
-from fashion_tagger.data.items import write_items
 from fashion_tagger.data.cache import build_cache, save_cache
+from fashion_tagger.data.items import write_items
 
 CLASSES = ["blue", "dress", "red", "striped"]
 HEIGHT, WIDTH = 32, 24
 
 TINY_PARAMS = {
-    "prepare": {"height": HEIGHT, "width": WIDTH, "workers": 0},
+    "prepare": {"height": HEIGHT, "width": WIDTH},
     "train": {
         "backbone": "resnet18",
         "pretrained": False,
@@ -52,23 +52,24 @@ TINY_PARAMS = {
         "patience": None,
         "batch_size": 8,
         "epochs": 2,
-        "workers": 0,
         "seed": 1,
-        "device": "cpu",
         "amp": True,
         "threshold": 0.5,
         "min_val_positives": 2,
-        "resume": False,
     },
     "evaluate": {
         "threshold": 0.5,
-        "batch_size": 16,
-        "device": "cpu",
         "pr_points": 20,
         "gallery_size": 5,
         "gallery_top_k": 2,
     },
-    "similar": {"queries": 3, "neighbours": 4, "batch_size": 16, "device": "cpu"},
+    "similar": {"queries": 3, "neighbours": 4},
+    "runtime": {
+        "prepare": {"workers": 0},
+        "train": {"device": "cpu", "workers": 0, "resume": False},
+        "evaluate": {"batch_size": 16, "device": "cpu"},
+        "similar": {"batch_size": 16, "device": "cpu"},
+    },
 }
 
 

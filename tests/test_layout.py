@@ -1,0 +1,102 @@
+"""The package layout and the DVC contract: no import circles, each stage declares exactly the
+modules it imports, and no stage declares the `runtime:` params."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import yaml
+
+from fashion_tagger.serving.packaging import (
+    PACKAGE_DIR,
+    imported_names,
+    module_file,
+    package_closure,
+)
+
+REPO = Path(__file__).resolve().parents[1]
+DVC_YAML = yaml.safe_load((REPO / "dvc.yaml").read_text())
+PARAMS = yaml.safe_load((REPO / "params.yaml").read_text())
+
+
+def package_modules() -> list[Path]:
+    return sorted(path for path in PACKAGE_DIR.rglob("*.py") if path.name != "__init__.py")
+
+
+def direct_imports(path: Path) -> set[Path]:
+    found = {module_file(name) for name in imported_names(path)}
+    return {file for file in found if file is not None and file.name != "__init__.py"}
+
+
+def test_package_inits_import_nothing():
+    """Importing a module runs its packages' __init__.py: they stay empty but for a docstring,
+    so a module's deps are exactly the modules it imports."""
+    for init in PACKAGE_DIR.rglob("__init__.py"):
+        assert imported_names(init) <= {"__future__"}, init
+
+
+def test_no_import_circle_in_the_package():
+    graph = {path: direct_imports(path) for path in package_modules()}
+    visiting, done = set(), set()
+
+    def visit(node: Path, trail: list[Path]) -> None:
+        if node in done:
+            return
+        assert node not in visiting, "import circle: " + " -> ".join(
+            str(p.relative_to(REPO)) for p in [*trail, node]
+        )
+        visiting.add(node)
+        for neighbour in graph[node]:
+            visit(neighbour, [*trail, node])
+        visiting.discard(node)
+        done.add(node)
+
+    for module in graph:
+        visit(module, [])
+
+
+def test_a_circle_would_be_found(tmp_path):
+    """The circle check above sees `from package import module` imports too."""
+    source = tmp_path / "example.py"
+    source.write_text("from fashion_tagger.model import network\nimport fashion_tagger.io\n")
+    assert direct_imports(source) == {PACKAGE_DIR / "model/network.py", PACKAGE_DIR / "io.py"}
+
+
+def stage_entry(stage: dict) -> Path:
+    match = re.fullmatch(r"python -m stages\.(\w+)", stage["cmd"])
+    assert match, f"unexpected command {stage['cmd']!r}"
+    return REPO / "stages" / f"{match.group(1)}.py"
+
+
+def test_each_stage_declares_exactly_the_code_it_imports():
+    for name, stage in DVC_YAML["stages"].items():
+        entry = stage_entry(stage)
+        expected = {entry, *package_closure(entry)}
+        declared = {REPO / dep for dep in stage["deps"] if dep.endswith(".py")}
+        assert declared == expected, (
+            f"stage {name}: missing {sorted(str(p) for p in expected - declared)}, "
+            f"not imported {sorted(str(p) for p in declared - expected)}"
+        )
+        for dep in stage["deps"]:
+            assert (REPO / dep).exists() or dep.startswith("data/"), f"{name}: {dep} missing"
+
+
+def test_no_stage_declares_runtime_params():
+    runtime = PARAMS["runtime"]
+    for name, stage in DVC_YAML["stages"].items():
+        declared = stage.get("params", [])
+        assert "runtime" not in declared, name
+        for section in declared:
+            assert isinstance(section, str) and section in PARAMS, (name, section)
+    # a runtime key never also sits in the section of the stage that reads it
+    for section, keys in runtime.items():
+        flat_section = PARAMS[section]
+        nested = [flat_section, *(v for v in flat_section.values() if isinstance(v, dict))]
+        for key in keys:
+            assert all(key not in part for part in nested), f"{section}.{key} is also declared"
+
+
+def test_every_param_section_is_read_by_a_stage():
+    declared = {s for stage in DVC_YAML["stages"].values() for s in stage.get("params", [])}
+    assert set(PARAMS) - {"runtime"} == declared

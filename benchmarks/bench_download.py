@@ -73,12 +73,11 @@ def serve(images: int, latency: float) -> tuple[multiprocessing.Process, str]:
 def images_per_second(release_url: str, workers: int, images: int) -> float:
     """Download the whole release into a fresh cache; return images per second."""
     with tempfile.TemporaryDirectory() as folder:
-        params = feidegger.Params(
-            json_url=release_url, cache_dir=str(Path(folder) / "cache"), workers=workers
-        )
+        params = feidegger.Params(json_url=release_url, cache_dir=str(Path(folder) / "cache"))
+        runtime = feidegger.Runtime(workers=workers)
         start = time.perf_counter()
         with contextlib.redirect_stdout(io.StringIO()):
-            items = feidegger.fetch(params, Path(folder) / "raw")
+            items = feidegger.fetch(params, Path(folder) / "raw", runtime)
         elapsed = time.perf_counter() - start
     assert len(items) == images, f"only {len(items)} of {images} images downloaded"
     return images / elapsed

@@ -1,4 +1,8 @@
-"""Shared test set-up: GPU-only tests run only where CUDA is present."""
+"""Shared test set-up: GPU-only tests run only where CUDA is present; sys.path is restored
+after each test (loading an MLflow model prepends its code folder, which would shadow the
+package in processes spawned by later tests)."""
+
+import sys
 
 import pytest
 import torch
@@ -11,3 +15,8 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "gpu" in item.keywords:
             item.add_marker(skip_gpu)
+
+
+@pytest.fixture(autouse=True)
+def restore_sys_path(monkeypatch):
+    monkeypatch.setattr(sys, "path", list(sys.path))

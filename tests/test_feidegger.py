@@ -153,13 +153,15 @@ def server():
     fault_server.close()
 
 
+FAST_RUNTIME = feidegger.Runtime(workers=4, connect_timeout=1.0, read_timeout=0.2)
+FAST_TIMEOUT = (FAST_RUNTIME.connect_timeout, FAST_RUNTIME.read_timeout)
+TWO_WORKERS = feidegger.Runtime(workers=2, connect_timeout=1.0, read_timeout=0.2)
+
+
 def fast_params(tmp_path: Path, **changes) -> Params:
     """Tiny timeouts and backoff so the fault scenarios take well under a second each."""
     values = {
         "cache_dir": str(tmp_path / "cache"),
-        "workers": 4,
-        "connect_timeout": 1.0,
-        "read_timeout": 0.2,
         "retries": 2,
         "backoff_base": 0.001,
         "backoff_max": 0.01,
@@ -235,7 +237,7 @@ def test_faults_are_retried_or_reported(server: FaultServer, tmp_path: Path):
     params = fast_params(tmp_path, json_url=publish_release(server, urls))
     raw = tmp_path / "raw"
 
-    items = feidegger.fetch(params, raw)
+    items = feidegger.fetch(params, raw, FAST_RUNTIME)
 
     report = read_json(raw / "download_report.json")
     reasons = {failure["url"]: failure["reason"] for failure in report["failures"]}
@@ -285,10 +287,10 @@ def test_faults_are_retried_or_reported(server: FaultServer, tmp_path: Path):
 def test_second_run_resumes_from_cache(server: FaultServer, tmp_path: Path):
     urls, failing, succeeding = faulty_dataset(server)
     params = fast_params(tmp_path, json_url=publish_release(server, urls))
-    first = feidegger.fetch(params, tmp_path / "raw1")
+    first = feidegger.fetch(params, tmp_path / "raw1", FAST_RUNTIME)
     hits = Counter(server.hits)
 
-    second = feidegger.fetch(params, tmp_path / "raw2")
+    second = feidegger.fetch(params, tmp_path / "raw2", FAST_RUNTIME)
 
     report = read_json(tmp_path / "raw2" / "download_report.json")
     assert (report["done"], report["skipped"], report["failed"]) == (
@@ -307,7 +309,7 @@ def test_interrupted_run_leaves_nothing_partial(
     server: FaultServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ):
     urls = [server.route(f"/{n}.jpg", ok(image_bytes(color=(n, n, n)))) for n in range(8)]
-    params = fast_params(tmp_path, json_url=publish_release(server, urls), workers=2)
+    params = fast_params(tmp_path, json_url=publish_release(server, urls))
     real_atomic_path = feidegger.atomic_path
     writes = 0
 
@@ -323,13 +325,13 @@ def test_interrupted_run_leaves_nothing_partial(
 
     monkeypatch.setattr(feidegger, "atomic_path", interrupted_after_three)
     with pytest.raises(KeyboardInterrupt):
-        feidegger.fetch(params, tmp_path / "raw")
+        feidegger.fetch(params, tmp_path / "raw", TWO_WORKERS)
     assert_clean(tmp_path / "raw", tmp_path / "cache")
     cached_before = len(all_files(tmp_path / "cache" / "images"))
     assert cached_before < len(urls)
 
     monkeypatch.setattr(feidegger, "atomic_path", real_atomic_path)
-    items = feidegger.fetch(params, tmp_path / "raw")
+    items = feidegger.fetch(params, tmp_path / "raw", TWO_WORKERS)
     report = read_json(tmp_path / "raw" / "download_report.json")
     assert len(items) == len(urls)
     assert report["skipped"] == cached_before
@@ -342,11 +344,15 @@ def test_missing_share_threshold(server: FaultServer, tmp_path: Path):
     urls.append(server.base + "/gone.jpg")  # 1 of 4 missing: 25%
     release = publish_release(server, urls)
 
-    items = feidegger.fetch(fast_params(tmp_path, json_url=release, max_missing=0.25), tmp_path)
+    items = feidegger.fetch(
+        fast_params(tmp_path, json_url=release, max_missing=0.25), tmp_path, FAST_RUNTIME
+    )
     assert len(items) == 3
 
     with pytest.raises(PipelineError, match=r"1 of 4 items have no image \(25\.0% > .*20\.0%"):
-        feidegger.fetch(fast_params(tmp_path, json_url=release, max_missing=0.2), tmp_path)
+        feidegger.fetch(
+            fast_params(tmp_path, json_url=release, max_missing=0.2), tmp_path, FAST_RUNTIME
+        )
     report = read_json(tmp_path / "download_report.json")
     assert report["failures"][0]["url"] == server.base + "/gone.jpg"
     assert report["failures"][0]["ids"] == ["f00003"]
@@ -357,21 +363,23 @@ def test_sha256_pin(server: FaultServer, tmp_path: Path, capsys: pytest.CaptureF
     digest = hashlib.sha256(requests.get(release, timeout=5).content).hexdigest()
     hits = server.hits["/release.json"]
 
-    feidegger.fetch(fast_params(tmp_path, json_url=release), tmp_path / "raw")
+    feidegger.fetch(fast_params(tmp_path, json_url=release), tmp_path / "raw", FAST_RUNTIME)
     assert f"sha256 is {digest}" in capsys.readouterr().out
     report = read_json(tmp_path / "raw" / "download_report.json")
     assert (report["json_sha256"], report["sha256_pinned"]) == (digest, False)
     assert server.hits["/release.json"] == hits + 1
 
     pinned = fast_params(tmp_path, json_url=release, sha256=digest)
-    feidegger.fetch(pinned, tmp_path / "raw")
+    feidegger.fetch(pinned, tmp_path / "raw", FAST_RUNTIME)
     assert "sha256 is" not in capsys.readouterr().out
     assert server.hits["/release.json"] == hits + 1  # the cached copy matches the pin
     assert read_json(tmp_path / "raw" / "download_report.json")["sha256_pinned"] is True
 
     wrong = "0" * 64
     with pytest.raises(PipelineError, match=f"expected {wrong}.*got {digest}"):
-        feidegger.fetch(fast_params(tmp_path, json_url=release, sha256=wrong), tmp_path / "raw")
+        feidegger.fetch(
+            fast_params(tmp_path, json_url=release, sha256=wrong), tmp_path / "raw", FAST_RUNTIME
+        )
 
 
 def test_resize_reencodes_as_jpeg(server: FaultServer, tmp_path: Path):
@@ -380,7 +388,7 @@ def test_resize_reencodes_as_jpeg(server: FaultServer, tmp_path: Path):
         server.route("/alpha.png", ok(image_bytes(90, 40, (0, 0, 0, 0), "PNG"), "image/png")),
     ]
     params = fast_params(tmp_path, json_url=publish_release(server, urls), max_side=30)
-    items = feidegger.fetch(params, tmp_path / "raw")
+    items = feidegger.fetch(params, tmp_path / "raw", FAST_RUNTIME)
     sizes = []
     for item in items:
         assert item["image"].endswith(".jpg")
@@ -397,7 +405,9 @@ def test_retry_after_is_honoured_and_capped(server: FaultServer, tmp_path: Path)
     params = fast_params(tmp_path, retry_after_max=0.05, backoff_base=0.2, backoff_max=10)
     sleeps: list[float] = []
     with requests.Session() as session:
-        body = feidegger.fetch_bytes(session, url, params, random.Random(0), sleeps.append)
+        body = feidegger.fetch_bytes(
+            session, url, params, random.Random(0), sleeps.append, FAST_TIMEOUT
+        )
     assert body == b"x"
     assert sleeps[0] == 0.05  # the server's 30 s, capped
     assert 0.2 <= sleeps[1] <= 0.4  # backoff for the second retry: base * 2, with jitter
@@ -475,10 +485,10 @@ def test_release_must_be_a_non_empty_list():
 def test_bad_release_json_is_reported(server: FaultServer, tmp_path: Path):
     release = server.route("/release.json", ok(b"[{broken", "application/json"))
     with pytest.raises(PipelineError, match="not valid JSON"):
-        feidegger.fetch(fast_params(tmp_path, json_url=release), tmp_path / "raw")
+        feidegger.fetch(fast_params(tmp_path, json_url=release), tmp_path / "raw", FAST_RUNTIME)
     unreachable = fast_params(tmp_path, json_url=server.base + "/nothing.json")
     with pytest.raises(PipelineError, match=r"nothing.json: download failed: HTTP 404"):
-        feidegger.fetch(unreachable, tmp_path / "raw")
+        feidegger.fetch(unreachable, tmp_path / "raw", FAST_RUNTIME)
 
 
 @pytest.mark.parametrize(

@@ -35,17 +35,57 @@ def small_params(params: dict) -> dict:
     return params
 
 
-def dvc(workdir: Path, *args: str) -> str:
-    env = {
+GIT_IDENTITY = {
+    "GIT_AUTHOR_NAME": "Test",
+    "GIT_AUTHOR_EMAIL": "test@example.invalid",
+    "GIT_COMMITTER_NAME": "Test",
+    "GIT_COMMITTER_EMAIL": "test@example.invalid",
+}
+
+
+def environment(workdir: Path) -> dict:
+    return {
         **os.environ,
+        **GIT_IDENTITY,
         "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
         "MLFLOW_TRACKING_URI": f"sqlite:///{workdir / 'mlflow.db'}",
     }
+
+
+def dvc(workdir: Path, *args: str) -> str:
     result = subprocess.run(
-        ["dvc", *args], cwd=workdir, env=env, capture_output=True, text=True, timeout=900
+        ["dvc", *args],
+        cwd=workdir,
+        env=environment(workdir),
+        capture_output=True,
+        text=True,
+        timeout=900,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     return result.stdout + result.stderr
+
+
+def git(workdir: Path, *args: str) -> str:
+    result = subprocess.run(
+        ["git", *args], cwd=workdir, env=environment(workdir), capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout
+
+
+def commit_all(workdir: Path, message: str) -> None:
+    git(workdir, "add", "-A")
+    git(workdir, "commit", "-q", "-m", message)
+
+
+def edit_params(workdir: Path, change) -> None:
+    params_file = workdir / "params.yaml"
+    params = yaml.safe_load(params_file.read_text())
+    change(params)
+    params_file.write_text(yaml.safe_dump(params, sort_keys=False))
+
+
+UP_TO_DATE = "Data and pipelines are up to date."
 
 
 @pytest.fixture(scope="module")
@@ -59,8 +99,9 @@ def pipeline_copy(tmp_path_factory) -> Path:
     params_file = workdir / "params.yaml"
     params = small_params(yaml.safe_load(params_file.read_text()))
     params_file.write_text(yaml.safe_dump(params, sort_keys=False))
-    subprocess.run(["git", "init", "-q"], cwd=workdir, check=True)
+    git(workdir, "init", "-q")
     dvc(workdir, "repro")
+    commit_all(workdir, "pipeline on a small sample")
     return workdir
 
 
@@ -93,3 +134,81 @@ def test_changing_a_param_reruns_only_the_stages_that_read_it(pipeline_copy):
     for upstream in ("download", "translate", "tags", "encode"):
         assert f"Running stage '{upstream}'" not in output
     assert (pipeline_copy / "data/raw/items.json").read_bytes() == before
+
+
+def test_runtime_params_rerun_nothing(pipeline_copy):
+    original = (pipeline_copy / "params.yaml").read_text()
+
+    def faster(params):
+        params["runtime"]["train"] |= {"workers": 1, "resume": True}
+        params["runtime"]["evaluate"]["batch_size"] = 7
+        params["runtime"]["similar"]["device"] = "cpu"
+        params["runtime"]["prepare"]["workers"] = 2
+
+    edit_params(pipeline_copy, faster)
+    assert UP_TO_DATE in dvc(pipeline_copy, "status")
+    (pipeline_copy / "params.yaml").write_text(original)
+
+
+def mlflow_run_params(workdir: Path) -> dict:
+    import mlflow
+
+    run = json.loads((workdir / "data/train/mlflow_run.json").read_text())
+    client = mlflow.MlflowClient(f"sqlite:///{workdir / 'mlflow.db'}")
+    return client.get_run(run["run_id"]).data.params
+
+
+def test_exp_apply_leaves_a_consistent_workspace(pipeline_copy):
+    commit_all(pipeline_copy, "before experiments")
+    dvc(pipeline_copy, "exp", "run", "-n", "lr-low", "-S", "train.lr=0.002")
+    dvc(pipeline_copy, "exp", "run", "-n", "lr-high", "-S", "train.lr=0.004")
+    assert mlflow_run_params(pipeline_copy)["train.lr"] == "0.004"
+    dvc(pipeline_copy, "exp", "apply", "lr-low")
+    assert UP_TO_DATE in dvc(pipeline_copy, "status")
+    assert "Running stage" not in dvc(pipeline_copy, "repro")
+    # evaluate alone logs to the applied experiment's run, not the last one trained
+    assert mlflow_run_params(pipeline_copy)["train.lr"] == "0.002"
+    git(pipeline_copy, "checkout", "--", ".")
+    dvc(pipeline_copy, "checkout", "--force")
+
+
+def test_push_then_pull_into_a_fresh_clone_is_up_to_date(pipeline_copy, tmp_path):
+    dvc(pipeline_copy, "remote", "add", "-d", "shared", str(tmp_path / "remote"))
+    assert UP_TO_DATE in dvc(pipeline_copy, "status")
+    commit_all(pipeline_copy, "shared remote")
+    dvc(pipeline_copy, "push")
+    clone = tmp_path / "clone"
+    git(tmp_path, "clone", "-q", str(pipeline_copy), str(clone))
+    dvc(clone, "pull")
+    assert UP_TO_DATE in dvc(clone, "status")
+    assert "Running stage" not in dvc(clone, "repro")
+
+
+def test_labelled_data_is_a_tracked_dependency(pipeline_copy):
+    from PIL import Image
+
+    shop = pipeline_copy / "data/labelled/shop"
+    (shop / "images").mkdir(parents=True)
+    for index, colour in enumerate([(200, 20, 20), (20, 20, 200), (20, 160, 20)]):
+        Image.new("RGB", (64, 96), colour).save(shop / "images" / f"d{index}.jpg")
+    csv_file = shop / "labels.csv"
+    csv_file.write_text("image,tags\nimages/d0.jpg,red\nimages/d1.jpg,blue\nimages/d2.jpg,green\n")
+
+    def labelled(params):
+        params["download"]["source"] = "labelled"
+        params["download"]["labelled"]["csv"] = "data/labelled/shop/labels.csv"
+
+    edit_params(pipeline_copy, labelled)
+    dvc(pipeline_copy, "add", "data/labelled/shop")
+    dvc(pipeline_copy, "repro", "download")
+    assert "download" not in dvc(pipeline_copy, "status", "download")
+
+    csv_file.write_text(csv_file.read_text().replace("d1.jpg,blue", "d1.jpg,navy"))
+    status = dvc(pipeline_copy, "status", "download")
+    assert "download:" in status and "changed deps" in status
+    dvc(pipeline_copy, "repro", "download")
+    assert "download:" not in dvc(pipeline_copy, "status", "download")
+
+    Image.new("RGB", (64, 96), (250, 250, 0)).save(shop / "images/d2.jpg")
+    status = dvc(pipeline_copy, "status", "download")
+    assert "download:" in status and "changed deps" in status

@@ -179,4 +179,5 @@ def test_the_translate_stage_declares_its_whole_params_section():
     assert stage["params"] == ["translate"]
     params = yaml.safe_load((REPO / "params.yaml").read_text(encoding="utf-8"))["translate"]
     assert set(params) == set(TranslateParams.model_fields)
-    assert "stages/translation_cache.py" in stage["deps"] and "stages/marian.py" in stage["deps"]
+    assert "fashion_tagger/text/translation_cache.py" in stage["deps"]
+    assert "fashion_tagger/text/marian.py" in stage["deps"]

@@ -171,10 +171,10 @@ def retry_reason(response: Any = None, error: Exception | None = None) -> str:
     """A short, countable reason for one failed attempt: 'HTTP 503', 'timed out', ..."""
     if response is not None and error is None:
         return f"HTTP {response.status}"
+    if isinstance(error, NewConnectionError):  # checked first: urllib3 makes it a timeout too
+        return "connection failed"
     if isinstance(error, (ReadTimeoutError, ConnectTimeoutError, requests.Timeout)):
         return "timed out"
-    if isinstance(error, NewConnectionError):
-        return "connection failed"
     if isinstance(error, (ProtocolError, BodyError)):
         return "connection broken"
     return f"request failed ({type(error).__name__})"
@@ -230,6 +230,11 @@ def make_session(params: Params, on_retry: Callable[[str], None] | None = None):
     return session
 
 
+def gave_up(attempts: int) -> str:
+    """The note a failure reason gets once retries ran out ('' when none were allowed)."""
+    return f" (gave up after {attempts} attempts)" if attempts > 1 else ""
+
+
 def get_once(session: requests.Session, url: str, params: Params, timeout) -> bytes:
     """One GET of `url` (urllib3 retries and redirects included); the body, or why not."""
     try:
@@ -238,8 +243,7 @@ def get_once(session: requests.Session, url: str, params: Params, timeout) -> by
             if status != 200:
                 history = getattr(response.raw, "retries", None)
                 attempts = len(history.history) + 1 if history is not None else 1
-                gave_up = f" (gave up after {attempts} attempts)" if attempts > 1 else ""
-                raise FetchError(f"HTTP {status}{gave_up}")
+                raise FetchError(f"HTTP {status}{gave_up(attempts)}")
             return read_body(response, params.max_bytes)
     except requests.TooManyRedirects:
         raise FetchError(f"more than {params.max_redirects} redirects") from None
@@ -247,7 +251,7 @@ def get_once(session: requests.Session, url: str, params: Params, timeout) -> by
         cause = error.args[0] if error.args else error
         cause = getattr(cause, "reason", cause)  # urllib3's MaxRetryError holds the last error
         reason = retry_reason(error=cause if isinstance(cause, Exception) else error)
-        raise FetchError(f"{reason} (gave up after {params.retries + 1} attempts)") from None
+        raise FetchError(f"{reason}{gave_up(params.retries + 1)}") from None
     except requests.RequestException as error:
         raise FetchError(f"request failed ({type(error).__name__}: {error})") from None
 
@@ -289,8 +293,7 @@ def fetch_bytes(session: requests.Session, url: str, params: Params, timeout) ->
             try:
                 retry = retry.increment("GET", url, error=ProtocolError(str(error)))
             except MaxRetryError:
-                attempts = len(retry.history) + 1
-                raise FetchError(f"{error} (gave up after {attempts} attempts)") from None
+                raise FetchError(f"{error}{gave_up(len(retry.history) + 1)}") from None
             retry.sleep()
 
 

@@ -457,8 +457,9 @@ def test_retries_are_counted_per_reason_and_summed_up(
     params = fast_params(tmp_path, json_url=publish_release(server, urls))
     feidegger.fetch(params, tmp_path / "raw", FAST_RUNTIME)
     report = read_json(tmp_path / "raw" / "download_report.json")
-    assert report["retries"] == {"HTTP 503": 2, "connection broken": 2}
-    assert "feidegger: 4 retries (HTTP 503 x2, connection broken x2)" in capsys.readouterr().out
+    assert report["retries"] == {"HTTP 503": 2, "connection broken": 1, "incomplete body": 1}
+    summary = "feidegger: 4 retries (HTTP 503 x2, connection broken x1, incomplete body x1)"
+    assert summary in capsys.readouterr().out
     assert feidegger.progress_postfix({"done": 1}, {"HTTP 503": 2}) == {
         "done": 1,
         "retry HTTP 503": 2,

@@ -114,8 +114,8 @@ class FetchError(Exception):
     """One image or JSON could not be fetched; the reason goes to the report."""
 
 
-class BodyError(Exception):
-    """The response body broke off; the request is worth repeating."""
+class BodyError(ProtocolError):
+    """The response body broke off; the request is worth repeating (a urllib3 read error)."""
 
 
 @dataclass(frozen=True)
@@ -175,7 +175,9 @@ def retry_reason(response: Any = None, error: Exception | None = None) -> str:
         return "connection failed"
     if isinstance(error, (ReadTimeoutError, ConnectTimeoutError, requests.Timeout)):
         return "timed out"
-    if isinstance(error, (ProtocolError, BodyError)):
+    if isinstance(error, BodyError):
+        return "incomplete body"
+    if isinstance(error, ProtocolError):
         return "connection broken"
     return f"request failed ({type(error).__name__})"
 
@@ -291,7 +293,7 @@ def fetch_bytes(session: requests.Session, url: str, params: Params, timeout) ->
             return get_once(session, url, params, timeout)
         except BodyError as error:
             try:
-                retry = retry.increment("GET", url, error=ProtocolError(str(error)))
+                retry = retry.increment("GET", url, error=error)
             except MaxRetryError:
                 raise FetchError(f"{error}{gave_up(len(retry.history) + 1)}") from None
             retry.sleep()

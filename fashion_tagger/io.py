@@ -13,6 +13,7 @@ import io
 import json
 import os
 import re
+import socket
 import tempfile
 import time
 from collections.abc import Iterable, Iterator, Sequence
@@ -25,10 +26,10 @@ from fashion_tagger.errors import PipelineError
 _UMASK = os.umask(0)
 os.umask(_UMASK)
 FILE_MODE = 0o666 & ~_UMASK
-# Temporaries are named ".<final name>.pid<writer pid>-<random>.tmp", so a later run can tell
-# whether their writer still lives (see remove_dead_temporaries).
-TEMP_OWNER = "pid"
-TEMP_NAME = re.compile(r"^\..+\.pid(\d+)-[^.]+\.tmp$")
+# Temporaries are named ".<final name>.<host key>-<writer pid>-<random>.tmp", so a later run
+# on the same host can tell whether their writer still lives (see remove_dead_temporaries).
+HOST_KEY = hashlib.sha1(socket.gethostname().encode()).hexdigest()[:8]
+TEMP_NAME = re.compile(r"^\..+\.([0-9a-f]{8})-(\d+)-[^.]+\.tmp$")
 ORPHAN_TEMP_SECONDS = 3600  # a temporary this old is dead even if its pid was reused
 
 
@@ -37,7 +38,7 @@ def atomic_path(path: Path | str) -> Iterator[Path]:
     """Yield a temporary path beside `path`; it takes the final name only if the block succeeds."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    prefix = f".{path.name}.{TEMP_OWNER}{os.getpid()}-"
+    prefix = f".{path.name}.{HOST_KEY}-{os.getpid()}-"
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=prefix, suffix=".tmp")
     os.close(handle)
     temporary = Path(temporary)
@@ -118,13 +119,15 @@ def process_alive(pid: int) -> bool:
 
 
 def temporary_is_dead(path: Path, now: float) -> bool:
-    """True for a temporary whose writer is gone: its pid has exited, or it is over an hour old.
+    """True for a temporary whose writer is gone: a process of this host that has exited, or
+    any writer, over an hour ago.
 
-    The age bound covers a pid reused by an unrelated process and temporaries from before pids
-    were part of the name; no write of this pipeline keeps one temporary open that long.
+    Pids are only compared on the host that wrote them (a cache on a shared disk may hold
+    another machine's live temporaries). The age bound covers other hosts, a pid reused by an
+    unrelated process and unnamed temporaries; no write here keeps one open that long.
     """
     match = TEMP_NAME.match(path.name)
-    if match and not process_alive(int(match.group(1))):
+    if match and match.group(1) == HOST_KEY and not process_alive(int(match.group(2))):
         return True
     return now - path.stat().st_mtime > ORPHAN_TEMP_SECONDS
 

@@ -32,7 +32,7 @@ from urllib3.exceptions import ProtocolError
 from fashion_tagger.data.sources import feidegger
 from fashion_tagger.data.sources.feidegger import FetchError, ImageError, Params
 from fashion_tagger.errors import PipelineError
-from fashion_tagger.io import ORPHAN_TEMP_SECONDS, read_json, remove_dead_temporaries
+from fashion_tagger.io import HOST_KEY, ORPHAN_TEMP_SECONDS, read_json, remove_dead_temporaries
 
 REPO = Path(__file__).resolve().parents[1]
 FILE_NAME = re.compile(r"^[0-9a-f]{16}\.(jpg|png)$")
@@ -593,19 +593,19 @@ def dead_pid() -> int:
 
 
 def test_only_dead_temporaries_are_removed(tmp_path: Path):
-    dead = tmp_path / f".a.jpg.pid{dead_pid()}-x1.tmp"
-    live = tmp_path / f".b.jpg.pid{os.getpid()}-x2.tmp"  # a concurrent run still writing
-    old_live = tmp_path / f".c.jpg.pid{os.getpid()}-x3.tmp"  # pid reused by a live process
+    dead = tmp_path / f".a.jpg.{HOST_KEY}-{dead_pid()}-x1.tmp"
+    live = tmp_path / f".b.jpg.{HOST_KEY}-{os.getpid()}-x2.tmp"  # a concurrent run writing
+    old_live = tmp_path / f".c.jpg.{HOST_KEY}-{os.getpid()}-x3.tmp"  # pid reused since
+    other_host = tmp_path / f".f.jpg.0badc0de-{dead_pid()}-x6.tmp"  # a shared disk's other user
     unnamed_old, unnamed_fresh = tmp_path / ".d.jpg.x4.tmp", tmp_path / ".e.jpg.x5.tmp"
-    for path in (dead, live, old_live, unnamed_old, unnamed_fresh):
+    for path in (dead, live, old_live, other_host, unnamed_old, unnamed_fresh):
         path.write_bytes(b"partial")
     hours_ago = time.time() - 2 * ORPHAN_TEMP_SECONDS
     for path in (old_live, unnamed_old):
         os.utime(path, (hours_ago, hours_ago))
     assert remove_dead_temporaries(tmp_path) == 3
-    assert sorted(path.name for path in tmp_path.iterdir()) == sorted(
-        [live.name, unnamed_fresh.name]
-    )
+    kept = sorted([live.name, other_host.name, unnamed_fresh.name])
+    assert sorted(path.name for path in tmp_path.iterdir()) == kept
 
 
 def test_a_killed_download_leaves_no_temporaries_after_the_next_run(

@@ -24,6 +24,14 @@ def no_outside_tracking_env(monkeypatch):
         monkeypatch.delenv(name, raising=False)
 
 
+@pytest.fixture(autouse=True)
+def keep_tracking_uri():
+    """A test that runs train elsewhere must not move later tests' MLflow client away."""
+    uri = mlflow.get_tracking_uri()
+    yield
+    mlflow.set_tracking_uri(uri)
+
+
 def test_store_is_in_the_dvc_root_when_set(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     assert tracking.tracking_uri() == f"sqlite:///{tmp_path.resolve() / 'mlflow.db'}"

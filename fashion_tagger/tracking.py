@@ -5,8 +5,9 @@ The store is `sqlite:///<root>/mlflow.db` with artifacts in `<root>/mlartifacts`
 else the current directory; `$MLFLOW_TRACKING_URI` overrides the store. Tracking is a side
 channel: if the store cannot be used, the stage prints one warning line and carries on without it.
 
-What a run shows in the UI: metric names grouped by `/` prefix into sections (`train/` and `val/`
-per epoch, `test/` and `baseline/` once), a one-line description, the training data as a dataset
+What a run shows in the UI: metric names grouped by `/` prefix into sections (`Train/` and `Val/`
+per epoch, `test/`, `baseline/` and `model/` once; the run page sorts sections by name, capitals
+first, so the curves come first), a one-line description, the training data as a dataset
 input (digest: sha256 of the encoded labels and the split), and optionally the model registered
 under `runtime.tracking.register_model` with the alias `runtime.tracking.model_alias`.
 """
@@ -36,14 +37,14 @@ class TrackingRuntime(StrictModel):
 
 
 def epoch_metric_names(row: dict[str, float]) -> dict[str, float]:
-    """One epoch's row under the UI's sections: train_loss -> train/loss, lr -> train/lr,
-    val_map -> val/map (the epoch itself is the step)."""
+    """One epoch's row under the UI's curve sections: train_loss -> Train/loss, lr -> Train/lr,
+    val_map -> Val/map (the epoch itself is the step)."""
     named = {}
     for key, value in row.items():
         if key == "epoch":
             continue
         section, _, name = key.partition("_")
-        named[f"{section}/{name}" if name else f"train/{key}"] = value
+        named[f"{section.capitalize()}/{name}" if name else f"Train/{key}"] = value
     return named
 
 

@@ -83,7 +83,10 @@ def main() -> None:
         save_model(MODEL_FILE, tagger, classes, height, width, thresholds)
         write_csv(CURVES_FILE, curves_rows(history), CURVE_COLUMNS)
         tracker.log_metrics(
-            {"val/best_epoch": best_epoch(history), "val/global_threshold": thresholds["global"]}
+            {
+                "model/best_epoch": best_epoch(history),
+                "model/global_threshold": thresholds["global"],
+            }
         )
         tracker.register(tracker.call("log model", log_tagger, MODEL_FILE), tracking)
         tracker.log_artifact(CLASSES_FILE)

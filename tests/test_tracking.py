@@ -73,7 +73,7 @@ def test_one_run_holds_params_metrics_and_tags(tracked):
     assert run.info.run_name == "tiny-exp" and run.info.status == "FINISHED"
     assert run.data.params["train.lr"] == "0.003"
     assert run.data.params["evaluate.threshold"] == "0.5"
-    history = mlflow.MlflowClient().get_metric_history(run.info.run_id, "val/loss")
+    history = mlflow.MlflowClient().get_metric_history(run.info.run_id, "Val/loss")
     assert [point.step for point in history] == [1, 2]
     assert run.data.tags["dvc.exp_name"] == "tiny-exp"
     assert len(run.data.tags["data.sha256"]) == 64
@@ -85,12 +85,15 @@ def test_run_read_back_has_sections_dataset_and_description(tracked):
     client = mlflow.MlflowClient()
     run = client.get_run(run.info.run_id)
     names = set(run.data.metrics)
-    # Every metric sits in a UI section: curves per epoch, headline numbers once.
-    assert {name.split("/")[0] for name in names} == {"train", "val", "test", "baseline"}
-    assert {"train/loss", "train/lr", "val/loss", "val/map", "val/f2"} <= names
+    # Every metric sits in a UI section: curves per epoch (capitalised: the UI sorts sections
+    # by name, capitals first, so they come first), single numbers once.
+    sections = sorted({name.split("/")[0] for name in names})
+    assert sections == ["Train", "Val", "baseline", "model", "test"]
+    assert {"Train/loss", "Train/lr", "Val/loss", "Val/map", "Val/f2"} <= names
+    assert {"model/best_epoch", "model/global_threshold"} <= names
     assert {"test/micro_f1", "test/map", "test/tuned_global_micro_f1"} <= names
     assert {"baseline/micro_f1", "baseline/map"} <= names
-    assert len(client.get_metric_history(run.info.run_id, "train/loss")) == 2  # epochs
+    assert len(client.get_metric_history(run.info.run_id, "Train/loss")) == 2  # epochs
     [dataset_input] = run.inputs.dataset_inputs
     dataset = dataset_input.dataset
     assert dataset.name == "fashion-tagger-data" and len(dataset.digest) == 32

@@ -1,9 +1,10 @@
 # Two entry points for a fresh clone: `make repro` runs the pipeline, `make test` runs the tests.
-# Both create the virtual environment in .venv on first use.
+# Both create the virtual environment in .venv on first use. `make browser` installs what the
+# offline plots page and its browser test need: vega from npm (node_modules/) and Chromium.
 VENV := .venv
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: repro test lint setup
+.PHONY: repro test lint setup browser
 
 setup: $(VENV)/.installed
 
@@ -21,3 +22,10 @@ test: setup
 
 lint: setup
 	ruff check . && ruff format --check .
+
+# vega, vega-lite and vega-embed for `dvc plots show` offline (plots/offline.html)
+node_modules/.package-lock.json: package.json package-lock.json
+	npm ci --no-audit --no-fund
+
+browser: node_modules/.package-lock.json
+	command -v chromium >/dev/null || { apt-get update && apt-get install -y chromium; }

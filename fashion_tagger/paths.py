@@ -53,6 +53,7 @@ CHECKPOINTS_DIR = Path("data/cache/train")  # under repo_root(): kept across run
 CURVES_FILE = Path("metrics/train_curves.csv")
 # evaluate
 EVAL_FILE = Path("metrics/eval.json")
+EVAL_DETAILS_FILE = Path("metrics/eval_details.json")
 PER_TAG_FILE = Path("metrics/per_tag.csv")
 PR_CURVE_FILE = Path("metrics/pr_curve.csv")
 GALLERY_FILE = Path("metrics/test_gallery.png")

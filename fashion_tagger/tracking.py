@@ -12,10 +12,17 @@ MLflow's own HTTP retries are bounded for the stage, so an unreachable server co
 not minutes. Every run is tagged with the host and process id that opened it; a run still
 RUNNING whose process on this host has gone (a killed stage) is marked KILLED when the next
 stage opens a run.
+
+What a run shows in the UI: metric names grouped by `/` prefix into sections (`Train/` and `Val/`
+per epoch, `test/`, `baseline/` and `model/` once; the run page sorts sections by name, capitals
+first, so the curves come first), a one-line description, the training data as a dataset
+input (digest: sha256 of the encoded labels and the split), and optionally the model registered
+under `runtime.tracking.register_model` with the alias `runtime.tracking.model_alias`.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -25,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from fashion_tagger.io import process_alive, sha256_files
-from fashion_tagger.params import PARAMS_FILE, flatten, load_params_file
+from fashion_tagger.params import PARAMS_FILE, StrictModel, flatten, load_params_file
 from fashion_tagger.paths import repo_root
 
 EXPERIMENT_NAME = "fashion-tagger"
@@ -40,6 +47,54 @@ HTTP_LIMITS = {
 }
 HOST_TAG = "fashion_tagger.host"
 PID_TAG = "fashion_tagger.pid"
+DESCRIPTION_TAG = "mlflow.note.content"  # the run page's description
+DIGEST_LENGTH = 32  # MLflow keeps at most 36 characters of a dataset digest
+
+
+class TrackingRuntime(StrictModel):
+    register_model: str | None  # registered model name for each trained model; null: none
+    model_alias: str  # alias moved to each newly registered version (models:/name@alias)
+
+
+def epoch_metric_names(row: dict[str, float]) -> dict[str, float]:
+    """One epoch's row under the UI's curve sections: train_loss -> Train/loss, lr -> Train/lr,
+    val_map -> Val/map (the epoch itself is the step)."""
+    named = {}
+    for key, value in row.items():
+        if key == "epoch":
+            continue
+        section, _, name = key.partition("_")
+        named[f"{section.capitalize()}/{name}" if name else f"Train/{key}"] = value
+    return named
+
+
+def grouped(section: str, figures: dict[str, float]) -> dict[str, float]:
+    """`figures` under one section of the UI: {"map": x} -> {"test/map": x}."""
+    return {f"{section}/{key}": value for key, value in figures.items()}
+
+
+def experiment_label() -> str:
+    """The DVC experiment's name, or `workspace` for a plain `dvc repro`."""
+    return os.environ.get("DVC_EXP_NAME") or "workspace"
+
+
+def train_description(params: dict[str, Any], tags: int) -> str:
+    """The run's one-line description after training: experiment, backbone and key params."""
+    return (
+        f"{experiment_label()}: {params['train.backbone']} ({params['train.head']} head), "
+        f"{tags} tags, {params['train.epochs']} epochs, lr {params['train.lr']}, "
+        f"batch {params['train.batch_size']}, loss {params['train.loss.name']}, "
+        f"source {params.get('download.source', '?')}"
+    )
+
+
+def test_description(headline: dict) -> str:
+    """The headline numbers that evaluate appends to the description."""
+    model, baseline = headline["model"], headline["baseline"]
+    return (
+        f"test micro-F1 {model['micro_f1']:.3f} (baseline {baseline['micro_f1']:.3f}), "
+        f"mAP {model['map']:.3f} (baseline {baseline['map']:.3f})"
+    )
 
 
 def tracking_uri() -> str:
@@ -144,6 +199,8 @@ def quiet_mlflow() -> None:
     setting of that variable wins.
     """
     os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
+    # Logging a model reads its artifacts back; no "Downloading artifacts" bars in stage output.
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
 
 
 class Tracker:
@@ -242,6 +299,29 @@ class Tracker:
         """Run any MLflow call (e.g. logging a model) under the same one-warning guard."""
         return self._guard(action, function, *args, **kwargs)
 
+    def describe(self, text: str) -> None:
+        """Set the run's description (one line, shown at the top of the run page)."""
+        import mlflow
+
+        self._guard("set description", mlflow.set_tag, DESCRIPTION_TAG, text)
+
+    def description(self) -> str:
+        """The run's current description ('' when tracking is off or none is set)."""
+        import mlflow
+
+        run = self._guard("read run", mlflow.get_run, self.run_id) if self.run_id else None
+        return run.data.tags.get(DESCRIPTION_TAG, "") if run else ""
+
+    def log_dataset(self, files: list[Path], name: str, context: str = "training") -> None:
+        """Record `files` as the run's dataset input (Datasets column): source, digest."""
+        self._guard("log dataset", _log_dataset, files, name, context)
+
+    def register(self, model_uri: str | None, settings: TrackingRuntime) -> None:
+        """Register the logged model under `settings.register_model` (if set) and point
+        `settings.model_alias` at the new version."""
+        if model_uri and settings.register_model:
+            self._guard("register model", _register, model_uri, settings)
+
     def end(self, status: str = "FINISHED") -> None:
         import mlflow
 
@@ -267,3 +347,25 @@ def pipeline_tags(data_files: Iterable[Path]) -> dict[str, str]:
     if revision:
         tags["git.revision"] = revision
     return tags
+
+
+def _log_dataset(files: list[Path], name: str, context: str) -> None:
+    """Log a metadata-only MLflow dataset: where the files are, and their sha256 as digest."""
+    import mlflow
+    from mlflow.data.dataset_source_registry import get_dataset_source_from_json
+    from mlflow.data.meta_dataset import MetaDataset
+
+    uri = (repo_root() / Path(files[0]).parent).as_uri()
+    source = get_dataset_source_from_json(json.dumps({"uri": uri}), "local")
+    digest = sha256_files(files)[:DIGEST_LENGTH]
+    mlflow.log_input(MetaDataset(source, name=name, digest=digest), context=context)
+
+
+def _register(model_uri: str, settings: TrackingRuntime) -> None:
+    """Register `model_uri` as a new version and move the alias to it."""
+    import mlflow
+
+    version = mlflow.register_model(model_uri, settings.register_model)
+    mlflow.MlflowClient().set_registered_model_alias(
+        settings.register_model, settings.model_alias, version.version
+    )

@@ -1,9 +1,11 @@
 """Stage `evaluate`: score the trained model on the test split against a constant-prior baseline.
 
-Writes `metrics/eval.json` (see `fashion_tagger.evaluation.report`), `metrics/per_tag.csv`
-(tag, support, precision, recall, f1, ap, and the tag's val-chosen threshold with its test F1),
+Writes `metrics/eval.json` (the headline numbers, a DVC metric) and `metrics/eval_details.json`
+(every number; see `fashion_tagger.evaluation.report`), `metrics/per_tag.csv` (tag, support,
+precision, recall, f1, ap, roc_auc, and the tag's val-chosen threshold with its test F1),
 `metrics/pr_curve.csv` (micro-averaged precision-recall, at most `evaluate.pr_points` rows) and
-`metrics/test_gallery.png`; everything is also logged to the MLflow run that train opened.
+`metrics/test_gallery.png`; the headline numbers go to the MLflow run that train opened as
+`test/...` and `baseline/...` metrics, the files as artifacts.
 """
 
 from __future__ import annotations
@@ -15,13 +17,20 @@ from fashion_tagger.data.items import evenly_spaced, item_images
 from fashion_tagger.errors import PipelineError, run_stage
 from fashion_tagger.evaluation.metrics import micro_pr_curve, top_tags
 from fashion_tagger.evaluation.pictures import draw_gallery
-from fashion_tagger.evaluation.report import EvaluateParams, per_tag_rows, prior_scores, report
+from fashion_tagger.evaluation.report import (
+    EvaluateParams,
+    details,
+    headline,
+    per_tag_rows,
+    prior_scores,
+)
 from fashion_tagger.io import read_json, write_csv, write_json
 from fashion_tagger.model.inference import InferenceRuntime, predict_probabilities
 from fashion_tagger.model.network import check_image_size, load_model
 from fashion_tagger.params import read_params
 from fashion_tagger.paths import (
     CURVES_FILE,
+    EVAL_DETAILS_FILE,
     EVAL_FILE,
     GALLERY_FILE,
     MODEL_FILE,
@@ -30,7 +39,7 @@ from fashion_tagger.paths import (
     RUN_FILE,
 )
 from fashion_tagger.torch_utils import select_device
-from fashion_tagger.tracking import Tracker, section_params
+from fashion_tagger.tracking import Tracker, grouped, section_params, test_description
 
 
 def main() -> None:
@@ -46,8 +55,10 @@ def main() -> None:
     scores = predict_probabilities(tagger, test.images, device, runtime.batch_size)
     baseline = prior_scores(data["train"].labels, len(test.ids))
 
-    headline = report(test.labels, scores, baseline, params.threshold, record)
-    write_json(EVAL_FILE, headline)
+    detail = details(test.labels, scores, baseline, params.threshold, record)
+    summary = headline(detail)
+    write_json(EVAL_FILE, summary)
+    write_json(EVAL_DETAILS_FILE, detail)
     write_csv(PER_TAG_FILE, per_tag_rows(test.labels, scores, params.threshold, record))
     write_csv(PR_CURVE_FILE, micro_pr_curve(test.labels, scores, params.pr_points))
 
@@ -69,21 +80,23 @@ def main() -> None:
     tracker = Tracker().start(
         run_id=read_json(RUN_FILE)["run_id"], params=section_params("evaluate")
     )
-    for name in ("model", "baseline"):
-        prefix = "test_" if name == "model" else "baseline_test_"
-        tracker.log_metrics({prefix + key: value for key, value in headline[name].items()})
-    for mode in ("global", "per_tag"):
-        figures = headline["by_threshold"][mode]
-        tracker.log_metrics({f"test_{mode}_{key}": value for key, value in figures.items()})
-    for path in (EVAL_FILE, PER_TAG_FILE, PR_CURVE_FILE, GALLERY_FILE, CURVES_FILE):
-        tracker.log_artifact(path, "plots" if path.suffix != ".json" else None)
+    tracker.log_metrics(
+        grouped("test", summary["model"] | {f"tuned_{k}": v for k, v in summary["tuned"].items()})
+        | grouped("baseline", summary["baseline"])
+    )
+    trained = tracker.description().split(" | ")[0]
+    tracker.describe(" | ".join(filter(None, (trained, test_description(summary)))))
+    for path in (EVAL_FILE, EVAL_DETAILS_FILE):
+        tracker.log_artifact(path)
+    for path in (PER_TAG_FILE, PR_CURVE_FILE, GALLERY_FILE, CURVES_FILE):
+        tracker.log_artifact(path, "plots")
     tracker.end()
-    model, prior, tuned = headline["model"], headline["baseline"], headline["by_threshold"]
+    model, prior, tuned = summary["model"], summary["baseline"], summary["tuned"]
     print(
         f"evaluate: {len(test.ids)} test items: micro-F1 {model['micro_f1']:.3f} "
-        f"(baseline {prior['micro_f1']:.3f}; val-tuned global {tuned['global']['micro_f1']:.3f}, "
-        f"per tag {tuned['per_tag']['micro_f1']:.3f}), mAP {model['map']:.3f} "
-        f"(baseline {prior['map']:.3f}) -> {EVAL_FILE}"
+        f"(baseline {prior['micro_f1']:.3f}; val-tuned global {tuned['global_micro_f1']:.3f}), "
+        f"macro-F1 {model['macro_f1']:.3f} (val-tuned per tag {tuned['per_tag_macro_f1']:.3f}), "
+        f"mAP {model['map']:.3f} (baseline {prior['map']:.3f}) -> {EVAL_FILE}"
     )
 
 

@@ -40,12 +40,21 @@ from fashion_tagger.paths import (
 )
 from fashion_tagger.serving.pyfunc import log_tagger
 from fashion_tagger.torch_utils import select_device
-from fashion_tagger.tracking import Tracker, pipeline_tags, section_params, tracking_uri
+from fashion_tagger.tracking import (
+    Tracker,
+    TrackingRuntime,
+    epoch_metric_names,
+    pipeline_tags,
+    section_params,
+    tracking_uri,
+    train_description,
+)
 
 
 def main() -> None:
     params = read_params("train", TrainParams)
     runtime = read_params("runtime.train", TrainRuntime)
+    tracking = read_params("runtime.tracking", TrackingRuntime)
     classes, data = load_labelled_split(("train", "val"))
     data_files = [LABELS_FILE, SPLIT_FILE]
     run_fingerprint = fingerprint(params, data_files, data["train"].images.shape[1:])
@@ -54,8 +63,11 @@ def main() -> None:
     device = select_device(runtime.device, "runtime.train.device")  # checked before a run opens
 
     # Evaluate logs its own section: it may re-run alone with other values.
-    tracker = Tracker().start(
-        tags=pipeline_tags(data_files), params=section_params("evaluate", include=False)
+    logged_params = section_params("evaluate", include=False)
+    tracker = Tracker().start(tags=pipeline_tags(data_files), params=logged_params)
+    tracker.describe(train_description(logged_params, len(classes)))
+    tracker.log_dataset(
+        data_files, name=f"fashion-tagger-{logged_params.get('download.source', 'data')}"
     )
     try:
         tagger, history = fit(
@@ -65,18 +77,19 @@ def main() -> None:
             data,
             checkpoint,
             run_fingerprint,
-            on_epoch=lambda row: tracker.log_metrics(
-                {k: v for k, v in row.items() if k != "epoch"}, step=row["epoch"]
-            ),
+            on_epoch=lambda row: tracker.log_metrics(epoch_metric_names(row), step=row["epoch"]),
         )
         thresholds = tune_thresholds(tagger, data["val"], params, device)
         height, width = data["train"].images.shape[1:3]
         save_model(MODEL_FILE, tagger, classes, height, width, thresholds)
         write_csv(CURVES_FILE, curves_rows(history), CURVE_COLUMNS)
         tracker.log_metrics(
-            {"best_epoch": best_epoch(history), "val_global_threshold": thresholds["global"]}
+            {
+                "model/best_epoch": best_epoch(history),
+                "model/global_threshold": thresholds["global"],
+            }
         )
-        tracker.call("log model", log_tagger, MODEL_FILE)
+        tracker.register(tracker.call("log model", log_tagger, MODEL_FILE), tracking)
         tracker.log_artifact(CLASSES_FILE)
         tracker.log_artifact(CURVES_FILE, "plots")
     except PipelineError:

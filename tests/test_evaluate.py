@@ -11,12 +11,17 @@ import torch
 from PIL import Image
 
 from fashion_tagger.evaluation.metrics import (
+    accuracy_multi,
+    f2_score,
     mean_average_precision,
     micro_pr_curve,
     per_tag_table,
+    roc_auc_averages,
+    roc_aucs,
     summary,
     threshold_metrics,
     top_tags,
+    validation_scores,
 )
 from fashion_tagger.evaluation.report import prior_scores
 from fashion_tagger.model.training import CURVE_COLUMNS
@@ -36,6 +41,37 @@ def test_threshold_metrics_by_hand():
     # Per tag F1: tag 0 = 1.0, tag 1 = 0 (one wrong prediction), tag 2 = 2/3.
     assert scores["macro_f1"] == pytest.approx((1 + 0 + 2 / 3) / 3)
     assert scores["hamming_loss"] == pytest.approx(3 / 12)
+
+
+def test_f2_and_accuracy_multi_by_hand():
+    predicted = (SCORES >= 0.5).astype(int)
+    # accuracy_multi: 9 of 12 item-tag pairs right (the complement of the hamming loss).
+    assert accuracy_multi(Y_TRUE, predicted) == pytest.approx(9 / 12)
+    # F2 per item = 5 tp / (5 tp + 4 fn + fp): items 0 to 3 -> 1, 5/9, 0, 5/6.
+    assert f2_score(Y_TRUE, predicted) == pytest.approx((1 + 0 + 5 / 9 + 5 / 6) / 4)
+    assert threshold_metrics(Y_TRUE, SCORES, 0.5)["f2"] == f2_score(Y_TRUE, predicted)
+
+
+def test_roc_auc_by_hand_and_undefined_tags():
+    # Tag 0: positives 0.9, 0.8, 0.7 all above the negative 0.3 -> 1.0. Tag 1: its positive
+    # 0.4 beats negatives 0.2 and 0.1 but not 0.6 -> 2/3. Tag 2: positives 0.6, 0.4 against
+    # negatives 0.1, 0.2 -> 1.0.
+    assert roc_aucs(Y_TRUE, SCORES).tolist() == pytest.approx([1.0, 2 / 3, 1.0])
+    averages = roc_auc_averages(Y_TRUE, SCORES)
+    assert averages["roc_auc_macro"] == pytest.approx((1 + 2 / 3 + 1) / 3)
+    assert 0.5 < averages["roc_auc_micro"] <= 1
+    # A tag every item carries (or none does) has no ROC AUC; the macro mean leaves it out.
+    all_positive = np.column_stack([Y_TRUE[:, 0], np.ones(4, dtype=int)])
+    assert np.isnan(roc_aucs(all_positive, SCORES[:, :2])[1])
+    assert roc_auc_averages(all_positive, SCORES[:, :2])["roc_auc_macro"] == 1.0
+    # Constant scores rank nothing: chance.
+    assert roc_auc_averages(Y_TRUE, np.full(SCORES.shape, 0.3))["roc_auc_macro"] == 0.5
+
+
+def test_validation_scores_are_the_curve_columns():
+    scores = validation_scores(Y_TRUE, SCORES, 0.5)
+    assert set(scores) == {"micro_f1", "macro_f1", "f2", "accuracy_multi", "roc_auc_macro", "map"}
+    assert [f"val_{name}" for name in scores] == CURVE_COLUMNS[3:-1]
 
 
 def test_map_leaves_out_tags_without_positives():
@@ -85,25 +121,59 @@ def evaluated(tmp_path_factory):
     return root
 
 
-def test_eval_json_compares_model_and_baseline(evaluated):
+def numbers(tree: dict) -> list[float]:
+    """Every number in a nested dict: what `dvc exp show` makes a column of."""
+    found = []
+    for value in tree.values():
+        found += numbers(value) if isinstance(value, dict) else [value]
+    return found
+
+
+def test_eval_json_holds_the_headline_numbers_only(evaluated):
     report = json.loads((evaluated / "metrics/eval.json").read_text())
-    assert report["test_items"] == 12 and report["threshold"] == 0.5
-    for side in ("model", "baseline"):
-        assert {"micro_f1", "macro_f1", "samples_f1", "map", "hamming_loss"} <= set(report[side])
+    assert report["test_items"] == 12
+    assert set(report) == {"test_items", "model", "tuned", "baseline"}
+    assert list(report["model"]) == [
+        "micro_f1",
+        "macro_f1",
+        "samples_f1",
+        "map",
+        "roc_auc_macro",
+        "roc_auc_micro",
+        "f2",
+        "accuracy_multi",
+    ]
+    assert list(report["tuned"]) == ["global_micro_f1", "per_tag_macro_f1"]
+    assert list(report["baseline"]) == [
+        "micro_f1",
+        "macro_f1",
+        "map",
+        "roc_auc_macro",
+        "f2",
+        "accuracy_multi",
+    ]
+    assert len(numbers(report)) <= 20 - 2  # room for the optional "tta" block (2 numbers)
     # The images carry their tags (colour, stripes): the model ranks them, the prior cannot.
     assert report["model"]["map"] > report["baseline"]["map"]
+    assert report["model"]["roc_auc_macro"] > report["baseline"]["roc_auc_macro"] == 0.5
 
 
-def test_eval_json_reports_each_threshold_choice(evaluated):
+def test_eval_details_hold_everything_else(evaluated):
     report = json.loads((evaluated / "metrics/eval.json").read_text())
-    by_threshold = report["by_threshold"]
-    assert set(by_threshold) == {"fixed", "global", "per_tag"}
-    assert by_threshold["fixed"]["micro_f1"] == report["model"]["micro_f1"]
+    detail = json.loads((evaluated / "metrics/eval_details.json").read_text())
+    assert detail["threshold"] == 0.5 and detail["map_tags_excluded"] == 0
+    for side in ("model", "baseline"):
+        assert {"micro_precision", "macro_recall", "hamming_loss", "f2"} <= set(detail[side])
+        assert {key: detail[side][key] for key in report[side]} == report[side]
+    by_threshold = detail["by_threshold"]
+    assert set(by_threshold) == {"global", "per_tag"}
+    assert report["tuned"] == {
+        "global_micro_f1": by_threshold["global"]["micro_f1"],
+        "per_tag_macro_f1": by_threshold["per_tag"]["macro_f1"],
+    }
     record = torch.load(evaluated / "data/train/model.pt", weights_only=True)
     assert by_threshold["global"]["threshold"] == round(record["thresholds"]["global"], 4)
     assert len(record["thresholds"]["per_tag"]) == len(CLASSES)
-    for mode in ("global", "per_tag"):
-        assert {"micro_f1", "macro_f1", "samples_f1"} <= set(by_threshold[mode])
 
 
 def test_per_tag_and_pr_curve_files(evaluated):
@@ -117,6 +187,7 @@ def test_per_tag_and_pr_curve_files(evaluated):
         "recall",
         "f1",
         "ap",
+        "roc_auc",
         "threshold",
         "f1_tuned",
     }

@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import mlflow
@@ -32,6 +33,14 @@ PLOT_NAMES = ("per_tag.csv", "pr_curve.csv", "test_gallery.png", "train_curves.c
 def no_outside_tracking_env(monkeypatch):
     for name in ("MLFLOW_TRACKING_URI", "DVC_ROOT", "DVC_EXP_NAME"):
         monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture(autouse=True)
+def keep_tracking_uri():
+    """A test that runs train elsewhere must not move later tests' MLflow client away."""
+    uri = mlflow.get_tracking_uri()
+    yield
+    mlflow.set_tracking_uri(uri)
 
 
 def test_store_is_in_the_dvc_root_when_set(tmp_path, monkeypatch):
@@ -78,12 +87,67 @@ def test_one_run_holds_params_metrics_and_tags(tracked):
     assert run.info.run_name == "tiny-exp" and run.info.status == "FINISHED"
     assert run.data.params["train.lr"] == "0.003"
     assert run.data.params["evaluate.threshold"] == "0.5"
-    history = mlflow.MlflowClient().get_metric_history(run.info.run_id, "val_loss")
+    history = mlflow.MlflowClient().get_metric_history(run.info.run_id, "Val/loss")
     assert [point.step for point in history] == [1, 2]
-    assert {"test_micro_f1", "baseline_test_micro_f1", "test_map"} <= set(run.data.metrics)
     assert run.data.tags["dvc.exp_name"] == "tiny-exp"
     assert len(run.data.tags["data.sha256"]) == 64
     assert Path(run.info.artifact_uri.removeprefix("file://")).is_relative_to(root / "mlartifacts")
+
+
+def test_run_read_back_has_sections_dataset_and_description(tracked):
+    _, run = tracked
+    client = mlflow.MlflowClient()
+    run = client.get_run(run.info.run_id)
+    names = set(run.data.metrics)
+    # Every metric sits in a UI section: curves per epoch (capitalised: the UI sorts sections
+    # by name, capitals first, so they come first), single numbers once.
+    sections = sorted({name.split("/")[0] for name in names})
+    assert sections == ["Train", "Val", "baseline", "model", "test"]
+    assert {"Train/loss", "Train/lr", "Val/loss", "Val/map", "Val/f2"} <= names
+    assert {"model/best_epoch", "model/global_threshold"} <= names
+    assert {"test/micro_f1", "test/map", "test/tuned_global_micro_f1"} <= names
+    assert {"baseline/micro_f1", "baseline/map"} <= names
+    assert len(client.get_metric_history(run.info.run_id, "Train/loss")) == 2  # epochs
+    [dataset_input] = run.inputs.dataset_inputs
+    dataset = dataset_input.dataset
+    assert dataset.name == "fashion-tagger-data" and len(dataset.digest) == 32
+    assert run.data.tags["data.sha256"].startswith(dataset.digest)
+    assert json.loads(dataset.source)["uri"].endswith("/data/encode")
+    assert [tag.value for tag in dataset_input.tags if tag.key == "mlflow.data.context"] == [
+        "training"
+    ]
+    description = run.data.tags["mlflow.note.content"]
+    assert "\n" not in description and description.startswith("tiny-exp: resnet18")
+    assert "2 epochs" in description and "test micro-F1" in description
+
+
+def test_train_prints_no_mlflow_warning(tmp_path, monkeypatch, capfd):
+    write_inputs(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("DVC_ROOT", str(tmp_path))
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")  # show every Python warning, as a first run would
+        train.main()
+    output = capfd.readouterr()
+    text = output.out + output.err
+    assert "WARNING" not in text and "Warning" not in text, text[-2000:]
+    assert "Downloading artifacts" not in text and "type hints" not in text
+
+
+def test_model_registry_alias(tmp_path, monkeypatch):
+    params = write_inputs(tmp_path)
+    params["runtime"]["tracking"] = {"register_model": "tiny-tagger", "model_alias": "candidate"}
+    (tmp_path / "params.yaml").write_text(json.dumps(params))
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("DVC_ROOT", str(tmp_path))
+    train.main()
+    mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    run_id = json.loads((tmp_path / "data/train/mlflow_run.json").read_text())["run_id"]
+    version = mlflow.MlflowClient().get_model_version_by_alias("tiny-tagger", "candidate")
+    assert version.run_id == run_id and int(version.version) == 1
+    model = mlflow.pyfunc.load_model("models:/tiny-tagger@candidate")
+    images = np.load(tmp_path / "data/prepare/images.npy")[:2].transpose(0, 3, 1, 2).copy()
+    assert len(model.predict(images)) == 2
 
 
 def test_artifacts_are_logged(tracked):
@@ -91,7 +155,13 @@ def test_artifacts_are_logged(tracked):
     client = mlflow.MlflowClient()
     names = {item.path for item in client.list_artifacts(run.info.run_id)}
     names |= {item.path for item in client.list_artifacts(run.info.run_id, "plots")}
-    assert {"classes.json", "eval.json", "plots/per_tag.csv", "plots/test_gallery.png"} <= names
+    assert {
+        "classes.json",
+        "eval.json",
+        "eval_details.json",
+        "plots/per_tag.csv",
+        "plots/test_gallery.png",
+    } <= names
 
 
 def test_logged_model_tags_images(tracked):

@@ -69,6 +69,7 @@ TINY_PARAMS = {
         "train": {"device": "cpu", "workers": 0, "resume": False},
         "evaluate": {"batch_size": 16, "device": "cpu"},
         "similar": {"batch_size": 16, "device": "cpu"},
+        "tracking": {"register_model": None, "model_alias": "candidate"},
     },
 }
 

@@ -10,17 +10,29 @@ from __future__ import annotations
 import numpy as np
 from sklearn.metrics import (
     average_precision_score,
+    fbeta_score,
     hamming_loss,
     precision_recall_curve,
     precision_recall_fscore_support,
+    roc_auc_score,
 )
+
+
+def f2_score(y_true: np.ndarray, predicted: np.ndarray) -> float:
+    """F-beta with beta 2 (recall weighs 4x precision), averaged over items: the Planet metric."""
+    return float(fbeta_score(y_true, predicted, beta=2, average="samples", zero_division=0))
+
+
+def accuracy_multi(y_true: np.ndarray, predicted: np.ndarray) -> float:
+    """Share of item-tag pairs predicted right (fastai's accuracy_multi; 1 - hamming loss)."""
+    return float((predicted == y_true).mean())
 
 
 def threshold_metrics(
     y_true: np.ndarray, scores: np.ndarray, threshold: float | np.ndarray
 ) -> dict[str, float]:
-    """Micro, macro and samples precision/recall/F1 and the hamming loss at `threshold` (one
-    value, or one per tag)."""
+    """Micro, macro and samples precision/recall/F1, F2, accuracy_multi and the hamming loss at
+    `threshold` (one value, or one per tag)."""
     predicted = (scores >= threshold).astype(int)
     result: dict[str, float] = {}
     for average in ("micro", "macro", "samples"):
@@ -30,8 +42,32 @@ def threshold_metrics(
         result[f"{average}_precision"] = float(precision)
         result[f"{average}_recall"] = float(recall)
         result[f"{average}_f1"] = float(f1)
+    result["f2"] = f2_score(y_true, predicted)
+    result["accuracy_multi"] = accuracy_multi(y_true, predicted)
     result["hamming_loss"] = float(hamming_loss(y_true, predicted))
     return result
+
+
+def roc_aucs(y_true: np.ndarray, scores: np.ndarray) -> np.ndarray:
+    """ROC AUC of each tag; NaN for a tag whose items are all positive or all negative."""
+    result = np.full(y_true.shape[1], np.nan)
+    for tag in range(y_true.shape[1]):
+        if 0 < y_true[:, tag].sum() < len(y_true):
+            result[tag] = roc_auc_score(y_true[:, tag], scores[:, tag])
+    return result
+
+
+def roc_auc_averages(y_true: np.ndarray, scores: np.ndarray) -> dict[str, float]:
+    """Macro ROC AUC (mean over tags where it is defined) and micro (item-tag pairs pooled);
+    0.5, chance, where undefined."""
+    per_tag = roc_aucs(y_true, scores)
+    defined = ~np.isnan(per_tag)
+    pooled = y_true.ravel()
+    micro = roc_auc_score(pooled, scores.ravel()) if 0 < pooled.sum() < len(pooled) else 0.5
+    return {
+        "roc_auc_macro": float(per_tag[defined].mean()) if defined.any() else 0.5,
+        "roc_auc_micro": float(micro),
+    }
 
 
 def average_precisions(y_true: np.ndarray, scores: np.ndarray) -> np.ndarray:
@@ -52,22 +88,34 @@ def mean_average_precision(y_true: np.ndarray, scores: np.ndarray) -> tuple[floa
 
 
 def summary(y_true: np.ndarray, scores: np.ndarray, threshold: float) -> dict[str, float]:
-    """All headline numbers: `threshold_metrics` plus mAP and the count of tags it excludes."""
+    """All numbers at one threshold: `threshold_metrics`, ROC AUC, mAP and the count of tags mAP
+    excludes."""
     result = threshold_metrics(y_true, scores, threshold)
+    result |= roc_auc_averages(y_true, scores)
     result["map"], result["map_tags_excluded"] = mean_average_precision(y_true, scores)
     return result
+
+
+VALIDATION_SCORES = ("micro_f1", "macro_f1", "f2", "accuracy_multi", "roc_auc_macro", "map")
+
+
+def validation_scores(y_true: np.ndarray, scores: np.ndarray, threshold: float) -> dict[str, float]:
+    """The per-epoch validation curves' scores (`VALIDATION_SCORES`), all cheap on a val split."""
+    result = summary(y_true, scores, threshold)
+    return {name: result[name] for name in VALIDATION_SCORES}
 
 
 def per_tag_table(
     y_true: np.ndarray, scores: np.ndarray, threshold: float | np.ndarray, classes: list[str]
 ) -> list[dict]:
     """Per tag: support (test positives), precision, recall, F1 at `threshold` (one value, or
-    one per tag) and AP (None if undefined)."""
+    one per tag), AP and ROC AUC (None where undefined)."""
     predicted = (scores >= threshold).astype(int)
     precision, recall, f1, support = precision_recall_fscore_support(
         y_true, predicted, average=None, zero_division=0, labels=list(range(len(classes)))
     )
     aps = average_precisions(y_true, scores)
+    aucs = roc_aucs(y_true, scores)
     return [
         {
             "tag": tag,
@@ -76,6 +124,7 @@ def per_tag_table(
             "recall": round(float(recall[index]), 4),
             "f1": round(float(f1[index]), 4),
             "ap": None if np.isnan(aps[index]) else round(float(aps[index]), 4),
+            "roc_auc": None if np.isnan(aucs[index]) else round(float(aucs[index]), 4),
         }
         for index, tag in enumerate(classes)
     ]

@@ -2,13 +2,15 @@
 
 The baseline gives every test item the same score per tag: the tag's frequency in the training
 split. At threshold 0.5 it predicts exactly the tags that most training items carry, so the gap
-between the two rows is what the images teach the model. `report` is the content of
-`metrics/eval.json`: {"test_items", "threshold", "map_tags_excluded", "model": {...},
-"baseline": {...}, "by_threshold": {"fixed": {...}, "global": {...}, "per_tag": {...}}} with
-micro/macro/samples precision, recall and F1, mAP (over tags with test positives;
-`map_tags_excluded` counts the others) and hamming loss; "model" and "baseline" at
-`evaluate.threshold`, "by_threshold" the model at its fixed threshold and at the global and
-per-tag thresholds that train chose on the val split (frozen in the model before test).
+between the two is what the images teach the model. Two files:
+- `metrics/eval.json` (`headline`, the DVC metric, at most 20 numbers): {"test_items", "model":
+  {micro/macro/samples F1, mAP, macro/micro ROC AUC, F2, accuracy_multi} at
+  `evaluate.threshold`, "tuned": {micro F1 at the val-chosen global threshold, macro F1 at the
+  val-chosen per-tag thresholds}, "baseline": {micro/macro F1, mAP, macro ROC AUC, F2,
+  accuracy_multi}};
+- `metrics/eval_details.json` (`details`, a plain output): every number (precision, recall,
+  hamming loss, ...) of model and baseline, the model at each val-chosen threshold, and
+  `map_tags_excluded` (tags without test positives, left out of mAP).
 """
 
 from __future__ import annotations
@@ -19,6 +21,19 @@ from pydantic import Field
 from fashion_tagger.evaluation.metrics import per_tag_table, summary, threshold_metrics
 from fashion_tagger.model.network import tag_thresholds
 from fashion_tagger.params import StrictModel
+
+# eval.json's numbers at evaluate.threshold (all others: eval_details.json)
+HEADLINE_MODEL = (
+    "micro_f1",
+    "macro_f1",
+    "samples_f1",
+    "map",
+    "roc_auc_macro",
+    "roc_auc_micro",
+    "f2",
+    "accuracy_multi",
+)
+HEADLINE_BASELINE = ("micro_f1", "macro_f1", "map", "roc_auc_macro", "f2", "accuracy_multi")
 
 
 class EvaluateParams(StrictModel):
@@ -33,23 +48,23 @@ def prior_scores(train_labels: np.ndarray, items: int) -> np.ndarray:
     return np.tile(train_labels.mean(axis=0), (items, 1))
 
 
-def report(
+def details(
     y_true: np.ndarray, scores: np.ndarray, baseline: np.ndarray, threshold: float, record: dict
 ) -> dict:
-    """The eval.json content: model and baseline headline numbers side by side, and the model
-    at each of its thresholds (`record`: the model file's record)."""
+    """The eval_details.json content: every number of model and baseline at `threshold`, and of
+    the model at the val-chosen global and per-tag thresholds (`record`: the model's record)."""
     model_scores = summary(y_true, scores, threshold)
     baseline_scores = summary(y_true, baseline, threshold)
     excluded = model_scores.pop("map_tags_excluded")
     baseline_scores.pop("map_tags_excluded")
     by_threshold = {}
-    for mode in ("fixed", "global", "per_tag"):
+    for mode in ("global", "per_tag"):
         thresholds = tag_thresholds(record, mode)
         figures = {
             key: round(value, 4)
             for key, value in threshold_metrics(y_true, scores, thresholds).items()
         }
-        if mode != "per_tag":
+        if mode == "global":
             figures["threshold"] = round(float(thresholds[0]), 4)
         by_threshold[mode] = figures
     return {
@@ -59,6 +74,20 @@ def report(
         "model": {key: round(value, 4) for key, value in model_scores.items()},
         "baseline": {key: round(value, 4) for key, value in baseline_scores.items()},
         "by_threshold": by_threshold,
+    }
+
+
+def headline(detail: dict) -> dict:
+    """The eval.json content: the few numbers users compare across experiments (`dvc exp
+    show`), picked from `details`; under 20 so the table stays narrow."""
+    return {
+        "test_items": detail["test_items"],
+        "model": {key: detail["model"][key] for key in HEADLINE_MODEL},
+        "tuned": {
+            "global_micro_f1": detail["by_threshold"]["global"]["micro_f1"],
+            "per_tag_macro_f1": detail["by_threshold"]["per_tag"]["macro_f1"],
+        },
+        "baseline": {key: detail["baseline"][key] for key in HEADLINE_BASELINE},
     }
 
 

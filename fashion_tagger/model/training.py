@@ -32,7 +32,7 @@ from tqdm import tqdm
 
 from fashion_tagger.data.dataset import SplitData
 from fashion_tagger.errors import PipelineError
-from fashion_tagger.evaluation.metrics import summary
+from fashion_tagger.evaluation.metrics import VALIDATION_SCORES, validation_scores
 from fashion_tagger.evaluation.thresholds import choose_thresholds
 from fashion_tagger.model.inference import predict_logits, predict_probabilities
 from fashion_tagger.model.losses import LossParams, make_loss
@@ -40,7 +40,13 @@ from fashion_tagger.model.network import Head, Tagger
 from fashion_tagger.params import StrictModel
 from fashion_tagger.torch_utils import DeviceChoice, autocast_dtype, save_torch, select_device
 
-CURVE_COLUMNS = ["epoch", "train_loss", "val_loss", "val_micro_f1", "val_macro_f1", "val_map", "lr"]
+CURVE_COLUMNS = [
+    "epoch",
+    "train_loss",
+    "val_loss",
+    *(f"val_{name}" for name in VALIDATION_SCORES),
+    "lr",
+]
 AFFINE_FILL = 255  # pixels that the affine transform uncovers: white, like the photos' background
 
 
@@ -310,15 +316,13 @@ def train_epoch(
 def validate(
     tagger: Tagger, data: SplitData, device: torch.device, batch_size: int, threshold: float
 ) -> dict[str, float]:
-    """Validation loss (plain BCE, comparable across losses), micro/macro F1 and mAP."""
+    """Validation loss (plain BCE, comparable across losses) and the `validation_scores`."""
     logits = torch.from_numpy(predict_logits(tagger, data.images, device, batch_size))
     targets = torch.from_numpy(data.labels)
-    scores = summary(data.labels, torch.sigmoid(logits).numpy(), threshold)
+    scores = validation_scores(data.labels, torch.sigmoid(logits).numpy(), threshold)
     return {
         "val_loss": F.binary_cross_entropy_with_logits(logits, targets).item(),
-        "val_micro_f1": scores["micro_f1"],
-        "val_macro_f1": scores["macro_f1"],
-        "val_map": scores["map"],
+        **{f"val_{name}": value for name, value in scores.items()},
     }
 
 

@@ -1,7 +1,8 @@
 """The MLflow copy of the tagger: a pyfunc model that tags images as `stages.predict` does.
 
-It carries `model.pt` (weights, tags, image size, thresholds) and only the modules of
-`fashion_tagger` that this module imports (found by `serving.packaging`), with a
+It is logged from code (`serving/mlflow_model.py`, MLflow's models-from-code: nothing pickled)
+and carries `model.pt` (weights, tags, image size, thresholds) and only the modules of
+`fashion_tagger` that file imports (found by `serving.packaging`), with a
 `requirements.txt` listing every distribution that code imports, so it loads without the repo.
 Input, either
 - a DataFrame whose `image` column (or first column) holds image files or folders, or
@@ -16,7 +17,10 @@ probabilities).
 
 from __future__ import annotations
 
+import logging
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import mlflow.pyfunc
@@ -47,10 +51,16 @@ def to_uint8_nhwc(batch: np.ndarray, height: int, width: int) -> np.ndarray:
 
 
 class TaggerModel(mlflow.pyfunc.PythonModel):
+    """Tags images: image files or folders in a DataFrame, or a batch of pixels."""
+
     def load_context(self, context) -> None:
+        """Load `model.pt` from the model's artifacts."""
         self.tagger, self.record = load_model(context.artifacts["model"])
 
-    def predict(self, context, model_input, params=None) -> pd.DataFrame:
+    def predict(
+        self, context, model_input: pd.DataFrame, params: dict | None = None
+    ) -> pd.DataFrame:
+        """One row per image: its name, tags at the global threshold and their scores."""
         height, width = self.record["height"], self.record["width"]
         if isinstance(model_input, pd.DataFrame):
             column = "image" if "image" in model_input else model_input.columns[0]
@@ -69,10 +79,13 @@ class TaggerModel(mlflow.pyfunc.PythonModel):
         )
 
 
+MODEL_CODE_FILE = Path(__file__).resolve().with_name("mlflow_model.py")
+
+
 def model_code() -> list[Path]:
-    """This module and every module of the package it imports: the code the model carries."""
-    this = Path(__file__).resolve()
-    return sorted({this, *package_closure(this)})
+    """The models-from-code file and every package module it imports: the code the model
+    carries."""
+    return sorted({MODEL_CODE_FILE, *package_closure(MODEL_CODE_FILE)})
 
 
 def model_requirements(files: list[Path]) -> list[str]:
@@ -81,15 +94,30 @@ def model_requirements(files: list[Path]) -> list[str]:
     return [f"{name}=={version.split('+')[0]}" for name, version in sorted(needed.items())]
 
 
-def log_tagger(model_file: Path | str) -> None:
-    """Log the model file as a pyfunc model named `model` in the active MLflow run."""
+@contextmanager
+def no_signature_warning() -> Iterator[None]:
+    """Hush MLflow's "Failed to infer model signature" while logging: the model has no
+    signature on purpose, since it takes two kinds of input (a DataFrame of paths, pixels)."""
+    logger = logging.getLogger("mlflow.pyfunc")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
+def log_tagger(model_file: Path | str) -> str:
+    """Log the model file as a pyfunc model named `model` in the active MLflow run; returns
+    the logged model's URI."""
     files = model_code()
-    with tempfile.TemporaryDirectory() as folder:
+    with tempfile.TemporaryDirectory() as folder, no_signature_warning():
         code = copy_modules(files, Path(folder))
-        mlflow.pyfunc.log_model(
+        info = mlflow.pyfunc.log_model(
             name="model",
-            python_model=TaggerModel(),
+            python_model=str(MODEL_CODE_FILE),
             artifacts={"model": str(model_file)},
             code_paths=[str(code)],
             pip_requirements=model_requirements(files),
         )
+    return info.model_uri

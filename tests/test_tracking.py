@@ -401,7 +401,7 @@ def test_with_a_server_every_artifact_and_the_model_go_to_its_store(
 
     mlflow.set_tracking_uri(uri)
     run = mlflow.get_run(run_id)
-    assert run.info.status == "FINISHED" and "test_micro_f1" in run.data.metrics
+    assert run.info.status == "FINISHED" and "test/micro_f1" in run.data.metrics
     [logged] = mlflow.search_logged_models(
         experiment_ids=[run.info.experiment_id], output_format="list"
     )

@@ -189,13 +189,14 @@ def device_batches(
     the whole global batch so that every rank sees its share of the 1-process batch."""
     height, width, _ = loader.split.image_shape
     first = ranks.rank * loader.local_size
+    # channels_last suits CUDA; CPU kernels (lite0's depthwise convolutions) are ~2x faster
+    # on plain NCHW.
+    layout = torch.channels_last if device.type == "cuda" else torch.contiguous_format
     for images, targets in loader:
         draws = augment.draw(loader.batch_size, height, width, generator)
         draws = draws.slice(first, first + loader.local_size)
         pixels = augment(images.to(device, non_blocking=True), draws)
-        if device.type == "cuda":
-            pixels = pixels.contiguous(memory_format=torch.channels_last)
-        yield pixels, targets.to(device, non_blocking=True)
+        yield pixels.contiguous(memory_format=layout), targets.to(device, non_blocking=True)
 
 
 def train_epoch(

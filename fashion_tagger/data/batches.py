@@ -67,7 +67,7 @@ class BatchLoader:
         order = torch.randperm(len(self.split), generator=self.generator).numpy()
         start = self.rank * self.local_size
         return [
-            np.sort(order[index * self.batch_size :][start : start + self.local_size])
+            order[index * self.batch_size :][start : start + self.local_size]
             for index in range(len(self))
         ]
 

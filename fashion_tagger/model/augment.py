@@ -158,17 +158,19 @@ class BatchAugment:
     def recolour(images: torch.Tensor, draws: Draws) -> torch.Tensor:
         """One colour matrix product per image (uint8 scaling and contrast offset folded in),
         clamped to [0, 1]; returns float NHWC."""
-        count = len(images)
+        count, device = len(images), images.device
         flat = images.reshape(count, -1, 3).float()
-        matrix, offset = draws.pre, torch.zeros(count, 3, 1, dtype=torch.float64)
+        # The small per-image matrices go to the device (float64) so that no step waits for it.
+        matrix = draws.pre.to(device, non_blocking=True)
+        offset = torch.zeros(count, 3, 1, dtype=torch.float64, device=device)
         if draws.contrast is not None:
-            mean = flat.mean(dim=1).cpu().double().view(count, 3, 1) / 255
-            gray = torch.tensor(GRAY_WEIGHTS, dtype=torch.float64).view(1, 1, 3)
-            contrast = draws.contrast.view(-1, 1, 1)
-            gray_mean = gray @ (draws.pre @ mean)  # (N, 1, 1)
-            offset = draws.post @ ((1 - contrast) * gray_mean).expand(count, 3, 1)
-            matrix = draws.post @ (contrast * draws.pre)
-        device = images.device
-        matrix = (matrix / 255).transpose(1, 2).to(device, torch.float32, non_blocking=True)
-        offset = offset.view(count, 1, 3).to(device, torch.float32, non_blocking=True)
+            pre, post = matrix, draws.post.to(device, non_blocking=True)
+            mean = flat.mean(dim=1).double().view(count, 3, 1) / 255
+            gray = torch.tensor(GRAY_WEIGHTS, dtype=torch.float64, device=device).view(1, 1, 3)
+            contrast = draws.contrast.to(device, non_blocking=True).view(-1, 1, 1)
+            gray_mean = gray @ (pre @ mean)  # (N, 1, 1)
+            offset = post @ ((1 - contrast) * gray_mean).expand(count, 3, 1)
+            matrix = post @ (contrast * pre)
+        matrix = (matrix / 255).transpose(1, 2).float()
+        offset = offset.view(count, 1, 3).float()
         return torch.baddbmm(offset, flat, matrix).clamp_(0, 1).view(images.shape)

@@ -19,7 +19,7 @@ from fashion_tagger.data.cache import release_pages
 from fashion_tagger.data.dataset import SplitData
 from fashion_tagger.errors import PipelineError
 
-MAPPED_BYTES_LIMIT = 512 * 2**20  # cache pages a reader keeps mapped before handing them back
+MAPPED_BYTES_LIMIT = 128 * 2**20  # cache pages a reader keeps mapped before handing them back
 PREFETCH_PER_WORKER = 2  # batches each thread may gather ahead
 
 

@@ -17,7 +17,7 @@ from fashion_tagger.model.network import Tagger
 from fashion_tagger.params import StrictModel
 from fashion_tagger.torch_utils import DeviceChoice
 
-RELEASE_BYTES = 512 * 2**20  # cache bytes scored between two hand-backs of mapped pages
+RELEASE_BYTES = 128 * 2**20  # cache bytes scored between two hand-backs of mapped pages
 
 
 class InferenceRuntime(StrictModel):

@@ -8,9 +8,10 @@ import torch
 from PIL import Image
 
 from fashion_tagger.data.batches import BatchLoader
-from fashion_tagger.data.cache import load_cache, release_pages, write_cache
+from fashion_tagger.data.cache import load_cache, write_cache
 from fashion_tagger.data.dataset import SplitData
 from fashion_tagger.data.images import load_image
+from fashion_tagger.data.mapped import release_pages
 from fashion_tagger.errors import PipelineError
 from fashion_tagger.model.inference import predict_batches
 

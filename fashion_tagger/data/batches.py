@@ -15,8 +15,8 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import torch
 
-from fashion_tagger.data.cache import release_pages
 from fashion_tagger.data.dataset import SplitData
+from fashion_tagger.data.mapped import release_pages
 from fashion_tagger.errors import PipelineError
 
 MAPPED_BYTES_LIMIT = 128 * 2**20  # cache pages a reader keeps mapped before handing them back

@@ -6,14 +6,12 @@ Training reads pixels from this cache instead of decoding JPEGs every epoch. In 
 Images are resized to exactly (height, width), as the recipe's `Resize((224, 224))` does.
 
 `write_cache` streams decoded rows straight into the `.npy` file (through the OS page cache),
-so its memory does not grow with the number of images; `load_cache` maps the file read-only,
-and `release_pages` lets a long reader hand mapped pages back to the page cache so that its
-resident memory stays bounded on caches larger than RAM.
+so its memory does not grow with the number of images; `load_cache` maps the file read-only
+(`data.mapped.release_pages` keeps a long reader's resident memory bounded).
 """
 
 from __future__ import annotations
 
-import mmap
 from functools import partial
 from multiprocessing import Pool
 from pathlib import Path
@@ -87,13 +85,3 @@ def load_cache(directory: Path = PREPARE_DIR) -> tuple[list[str], np.ndarray]:
             f"found {images.dtype} {images.shape}; re-run prepare"
         )
     return ids, images
-
-
-def release_pages(images: np.ndarray) -> None:
-    """Unmap the pages of a memory-mapped cache from this process (they stay in the OS page
-    cache); later reads fault them back in. Arrays in memory are left alone."""
-    base = images
-    while base is not None and not isinstance(base, mmap.mmap):
-        base = getattr(base, "base", None)
-    if base is not None:
-        base.madvise(mmap.MADV_DONTNEED)

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from pydantic import Field
 
-from fashion_tagger.data.cache import release_pages
+from fashion_tagger.data.mapped import release_pages
 from fashion_tagger.model.network import Tagger
 from fashion_tagger.params import StrictModel
 from fashion_tagger.torch_utils import DeviceChoice

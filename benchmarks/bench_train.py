@@ -1,105 +1,208 @@
-"""Training throughput: the real data path vs. the same model on ready-made tensors.
+"""Training throughput: (a) the data path alone, (b) the training step on ready tensors,
+(c) the real path end to end, and the ratio (c)/(b).
 
-Real path: the prepare cache (uint8 NHWC) -> CachedImages with the params' augmentations ->
-DataLoader (params' workers) -> model (params' backbone, head and pretrained weights; all
-layers learning, BCE). Reference: the same model on one batch of tensors already
-in memory. The ratio says how much the data path costs. Uses `data/prepare/` when present, else
-a random cache of the params' image size. Run from the repo root:
+(a) cache (memory-mapped uint8 .npy) -> BatchLoader -> device -> batched augmentation with the
+    default augmentations (hflip, grayscale 0.1, colour jitter 0.1), at --data-size pixels
+    square and --data-batch images per batch;
+(b) forward, BCE, backward and Adam step of the model on one batch already on the device;
+(c) (a) feeding (b): the stage's own `device_batches` with the params' augmentations.
+Each measurement runs --warmup untimed rounds, then --repeats timed ones; the figures are the
+median and the spread (min-max) in images/s. The model (backbone, size, batch, AMP) comes from
+params.yaml unless given. Run from the repo root, e.g.
 
-    python -m benchmarks.bench_train [--batches 20]
+    python -m benchmarks.bench_train
+    python -m benchmarks.bench_train --backbone resnet50 --size 224 224 --batch 32
 """
 
 from __future__ import annotations
 
 import argparse
+import statistics
+import tempfile
 import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
+from fashion_tagger.data.batches import BatchLoader
 from fashion_tagger.data.cache import PrepareParams
 from fashion_tagger.data.dataset import SplitData
+from fashion_tagger.model.augment import AugmentParams, BatchAugment
+from fashion_tagger.model.distributed import SINGLE_PROCESS
 from fashion_tagger.model.network import Tagger
-from fashion_tagger.model.training import TrainParams, TrainRuntime, make_loader
+from fashion_tagger.model.training import TrainParams, TrainRuntime, device_batches
 from fashion_tagger.params import read_params
-from fashion_tagger.paths import CACHE_IMAGES_FILE as IMAGES_FILE
 from fashion_tagger.torch_utils import autocast_dtype, select_device
 
 TAGS = 50
+DEFAULT_AUGMENT = {
+    "hflip": True,
+    "grayscale": 0.1,
+    "color_jitter": 0.1,
+    "affine": {"degrees": 0, "translate": 0.0, "scale": 0.0},
+}
 
 
-def train_steps(tagger, batches, optimizer, device, amp_dtype) -> int:
-    """Run one optimisation step per batch; returns the number of images seen."""
+def random_split(directory: Path, count: int, height: int, width: int) -> SplitData:
+    """A memory-mapped cache of random pixels (written to `directory`) and random labels."""
+    path = directory / "images.npy"
+    cache = np.lib.format.open_memmap(path, "w+", np.uint8, (count, height, width, 3))
+    rng = np.random.default_rng(0)
+    for start in range(0, count, 256):
+        cache[start : start + 256] = rng.integers(0, 256, cache[start : start + 256].shape)
+    cache.flush()
+    del cache
+    labels = (rng.random((count, TAGS)) < 0.2).astype(np.float32)
+    rows = np.arange(count)
+    return SplitData([str(i) for i in rows], np.load(path, mmap_mode="r"), rows, labels)
+
+
+def measure(run: Callable[[], int], warmup: int, repeats: int) -> list[float]:
+    """Images/s of `run` (which returns the images it handled) over timed repeats."""
+    for _ in range(warmup):
+        run()
+    rates = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        seen = run()
+        rates.append(seen / (time.perf_counter() - start))
+    return rates
+
+
+def describe(name: str, rates: list[float]) -> str:
+    return (
+        f"{name:<34} median {statistics.median(rates):9.1f} images/s "
+        f"(min {min(rates):.1f}, max {max(rates):.1f}, {len(rates)} runs)"
+    )
+
+
+def synchronize(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def train_steps(tagger, optimizer, batches: Iterable, device, amp_dtype) -> int:
+    """One optimisation step per batch; returns the number of images seen."""
     seen = 0
     for images, targets in batches:
-        images, targets = images.to(device, non_blocking=True), targets.to(device)
-        if device.type == "cuda":
-            images = images.contiguous(memory_format=torch.channels_last)
         with torch.autocast(device.type, dtype=amp_dtype, enabled=amp_dtype is not None):
             loss = F.binary_cross_entropy_with_logits(tagger(images).float(), targets)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
         seen += len(images)
-    if device.type == "cuda":
-        torch.cuda.synchronize()
+    synchronize(device)
     return seen
 
 
-def images_per_second(tagger, batches, device, amp_dtype, lr) -> float:
-    optimizer = torch.optim.Adam(tagger.parameters(), lr=lr)
-    start = time.perf_counter()
-    seen = train_steps(tagger, batches, optimizer, device, amp_dtype)
-    return seen / (time.perf_counter() - start)
+def data_path(args, runtime: TrainRuntime, device: torch.device, directory: Path) -> list[float]:
+    """(a): batches from the cache to augmented float tensors on the device."""
+    size = args.data_size
+    split = random_split(directory, args.data_batch * args.data_batches, size, size)
+    loader = BatchLoader(
+        split,
+        args.data_batch,
+        torch.Generator().manual_seed(0),
+        runtime.workers,
+        pin_memory=device.type == "cuda",
+    )
+    augment = BatchAugment(AugmentParams.model_validate(DEFAULT_AUGMENT))
+    generator = torch.Generator().manual_seed(1)
+
+    def run() -> int:
+        seen = 0
+        for images, _ in device_batches(loader, augment, generator, SINGLE_PROCESS, device):
+            seen += len(images)
+        synchronize(device)
+        return seen
+
+    return measure(run, args.warmup, args.repeats)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--batches", type=int, default=20, help="timed batches per measurement")
-    args = parser.parse_args()
-    params = read_params("train", TrainParams)
-    size = read_params("prepare", PrepareParams)
-    runtime = read_params("runtime.train", TrainRuntime)
-    device = select_device(runtime.device, "runtime.train.device")
-    amp_dtype = autocast_dtype(device, params.amp)
-    count = params.batch_size * (args.batches + 2)
-    if IMAGES_FILE.exists():
-        cache = np.load(IMAGES_FILE, mmap_mode="r")
-        images = np.ascontiguousarray(cache[np.arange(count) % len(cache)])
-        source = str(IMAGES_FILE)
-    else:
-        rng = np.random.default_rng(0)
-        images = rng.integers(0, 256, (count, size.height, size.width, 3), dtype=np.uint8)
-        source = "random cache"
-    labels = (np.random.default_rng(1).random((count, TAGS)) < 0.2).astype(np.float32)
-    data = SplitData(ids=[str(i) for i in range(count)], images=images, labels=labels)
-
+def model_paths(args, params: TrainParams, runtime, device, directory: Path):
+    """(b) and (c) for the params' model: ready tensors, then the real path."""
+    height, width = args.size
+    split = random_split(directory, params.batch_size * args.steps, height, width)
     torch.manual_seed(params.seed)
     tagger = Tagger(params.backbone, TAGS, params.dropout, params.head, params.pretrained)
     tagger = tagger.to(device)
     if device.type == "cuda":
         tagger = tagger.to(memory_format=torch.channels_last)
     tagger.train()
-    loader = make_loader(
-        data, params, torch.Generator().manual_seed(0), device.type == "cuda", runtime.workers
+    model = torch.compile(tagger) if runtime.compile else tagger
+    optimizer = torch.optim.Adam(tagger.parameters(), lr=params.lr)
+    amp_dtype = autocast_dtype(device, params.amp)
+    loader = BatchLoader(
+        split,
+        params.batch_size,
+        torch.Generator().manual_seed(0),
+        runtime.workers,
+        pin_memory=device.type == "cuda",
     )
-    batches = iter(loader)
-    warm_up = [next(batches), next(batches)]
-    images_per_second(tagger, warm_up, device, amp_dtype, params.lr)
-    real = images_per_second(tagger, batches, device, amp_dtype, params.lr)
+    augment = BatchAugment(params.augment)
+    generator = torch.Generator().manual_seed(1)
+    ready = next(device_batches(loader, augment, generator, SINGLE_PROCESS, device))
 
-    one_batch = next(iter(loader))
-    tensors = [(one_batch[0].to(device), one_batch[1].to(device))] * args.batches
-    memory = images_per_second(tagger, tensors, device, amp_dtype, params.lr)
+    def tensors() -> int:
+        return train_steps(model, optimizer, [ready] * args.steps, device, amp_dtype)
 
+    def real() -> int:
+        batches = device_batches(loader, augment, generator, SINGLE_PROCESS, device)
+        return train_steps(model, optimizer, batches, device, amp_dtype)
+
+    ready_rates, real_rates = [], []
+    for _ in range(args.warmup):
+        tensors(), real()
+    for _ in range(args.repeats):  # interleaved, so a busy machine slows both alike
+        ready_rates += measure(tensors, 0, 1)
+        real_rates += measure(real, 0, 1)
+    return ready_rates, real_rates
+
+
+def main() -> None:
+    params = read_params("train", TrainParams)
+    prepare = read_params("prepare", PrepareParams)
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--backbone", default=params.backbone)
+    parser.add_argument("--size", nargs=2, type=int, default=[prepare.height, prepare.width])
+    parser.add_argument("--batch", type=int, default=params.batch_size)
+    parser.add_argument("--steps", type=int, default=8, help="training steps per repeat")
+    parser.add_argument("--data-size", type=int, default=224, help="(a): square image side")
+    parser.add_argument("--data-batch", type=int, default=256, help="(a): images per batch")
+    parser.add_argument("--data-batches", type=int, default=8, help="(a): batches per repeat")
+    parser.add_argument("--warmup", type=int, default=1)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--skip-model", action="store_true", help="measure (a) only")
+    args = parser.parse_args()
+    params = params.model_copy(update={"backbone": args.backbone, "batch_size": args.batch})
+    runtime = read_params("runtime.train", TrainRuntime)
+    device = select_device(runtime.device, "runtime.train.device")
     print(
-        f"{params.backbone} at {images.shape[1]}x{images.shape[2]}, batch {params.batch_size}, "
-        f"{runtime.workers} workers, {device.type}, data from {source}"
+        f"device {device}, {torch.get_num_threads()} torch threads, "
+        f"{runtime.workers} loader threads"
     )
-    print(f"real data path:      {real:8.1f} images/s")
-    print(f"in-memory tensors:   {memory:8.1f} images/s")
-    print(f"ratio (real/memory): {real / memory:8.2f}")
+    with tempfile.TemporaryDirectory(prefix="bench_train_") as folder:
+        (Path(folder) / "a").mkdir()
+        rates = data_path(args, runtime, device, Path(folder) / "a")
+        print(
+            describe(f"(a) data path {args.data_size}^2 b{args.data_batch}", rates)
+            + " [default augmentations]"
+        )
+        if args.skip_model:
+            return
+        (Path(folder) / "b").mkdir()
+        ready, real = model_paths(args, params, runtime, device, Path(folder) / "b")
+    label = f"{params.backbone} {args.size[0]}x{args.size[1]} b{params.batch_size}"
+    print(describe(f"(b) {label} ready tensors", ready))
+    print(describe(f"(c) {label} real path", real))
+    ratios = [c / b for b, c in zip(ready, real, strict=True)]
+    print(
+        f"ratio (c)/(b): median {statistics.median(ratios):.3f} "
+        f"(min {min(ratios):.3f}, max {max(ratios):.3f})"
+    )
 
 
 if __name__ == "__main__":

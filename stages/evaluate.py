@@ -50,9 +50,9 @@ def main() -> None:
     if record["classes"] != classes:
         raise PipelineError(f"{MODEL_FILE}: trained on other tags than data/encode; re-run train")
     test = data["test"]
-    check_image_size(record, test.images, MODEL_FILE)
+    check_image_size(record, test.cache, MODEL_FILE)
     device = select_device(runtime.device, "runtime.evaluate.device")
-    scores = predict_probabilities(tagger, test.images, device, runtime.batch_size)
+    scores = predict_probabilities(tagger, test.cache, device, runtime.batch_size, test.rows)
     baseline = prior_scores(data["train"].labels, len(test.ids))
 
     detail = details(test.labels, scores, baseline, params.threshold, record)

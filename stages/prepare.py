@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fashion_tagger.data.cache import PrepareParams, PrepareRuntime, build_cache, save_cache
+from fashion_tagger.data.cache import PrepareParams, PrepareRuntime, write_cache
 from fashion_tagger.data.items import item_images
 from fashion_tagger.errors import run_stage
 from fashion_tagger.params import read_params
@@ -13,12 +13,12 @@ def main() -> None:
     params = read_params("prepare", PrepareParams)
     runtime = read_params("runtime.prepare", PrepareRuntime)
     paths = item_images()
-    images = build_cache(list(paths.values()), params.height, params.width, runtime.workers)
-    save_cache(images, list(paths))
-    size_mb = images.nbytes / 2**20
+    size = write_cache(
+        list(paths.values()), list(paths), params.height, params.width, workers=runtime.workers
+    )
     print(
         f"prepare: {len(paths)} images at {params.height}x{params.width} -> {CACHE_IMAGES_FILE} "
-        f"({size_mb:.1f} MiB)"
+        f"({size / 2**20:.1f} MiB)"
     )
 
 

@@ -9,6 +9,8 @@ Reads `data/prepare/` (the uint8 image cache), `data/encode/` and `data/split/`.
 Checkpoints live outside DVC's outputs in `data/cache/train/<fingerprint>/last.pt` (under the
 real repo root), one folder per params-and-data fingerprint: `runtime.train.resume: true`
 continues the matching run, and parallel experiments never share one.
+With `runtime.train.processes` > 1 the stage re-launches itself under torchrun (DDP, one
+process per device); under torchrun every rank trains, and rank 0 alone writes files and MLflow.
 """
 
 from __future__ import annotations
@@ -16,6 +18,13 @@ from __future__ import annotations
 from fashion_tagger.data.dataset import load_labelled_split
 from fashion_tagger.errors import PipelineError, run_stage
 from fashion_tagger.io import remove_dead_temporaries, write_csv, write_json
+from fashion_tagger.model.distributed import (
+    Ranks,
+    launched_ranks,
+    process_group,
+    rank_device,
+    relaunch,
+)
 from fashion_tagger.model.network import save_model
 from fashion_tagger.model.training import (
     CURVE_COLUMNS,
@@ -55,12 +64,31 @@ def main() -> None:
     params = read_params("train", TrainParams)
     runtime = read_params("runtime.train", TrainRuntime)
     tracking = read_params("runtime.tracking", TrackingRuntime)
+    if relaunch(runtime.processes, "stages.train"):
+        return
+    ranks = launched_ranks()
+    # checked before a run opens
+    device = rank_device(select_device(runtime.device, "runtime.train.device"), ranks)
+    with process_group(ranks, device):
+        train(params, runtime, tracking, ranks, device)
+
+
+def train(
+    params: TrainParams,
+    runtime: TrainRuntime,
+    tracking: TrackingRuntime,
+    ranks: Ranks,
+    device,
+) -> None:
+    """Fit in this process (one rank of several, or alone); rank 0 writes and logs."""
     classes, data = load_labelled_split(("train", "val"))
     data_files = [LABELS_FILE, SPLIT_FILE]
-    run_fingerprint = fingerprint(params, data_files, data["train"].images.shape[1:])
+    run_fingerprint = fingerprint(params, data_files, data["train"].image_shape)
     checkpoint = repo_path(CHECKPOINTS_DIR) / run_fingerprint[:16] / "last.pt"
+    if not ranks.main:
+        fit(params, runtime, classes, data, checkpoint, run_fingerprint, ranks=ranks)
+        return
     remove_dead_temporaries(repo_path(CHECKPOINTS_DIR), recursive=True)
-    device = select_device(runtime.device, "runtime.train.device")  # checked before a run opens
 
     # Evaluate logs its own section: it may re-run alone with other values.
     logged_params = section_params("evaluate", include=False)
@@ -78,9 +106,10 @@ def main() -> None:
             checkpoint,
             run_fingerprint,
             on_epoch=lambda row: tracker.log_metrics(epoch_metric_names(row), step=row["epoch"]),
+            ranks=ranks,
         )
         thresholds = tune_thresholds(tagger, data["val"], params, device)
-        height, width = data["train"].images.shape[1:3]
+        height, width, _ = data["train"].image_shape
         save_model(MODEL_FILE, tagger, classes, height, width, thresholds)
         write_csv(CURVES_FILE, curves_rows(history), CURVE_COLUMNS)
         tracker.log_metrics(

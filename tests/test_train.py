@@ -12,7 +12,7 @@ import torchvision
 from PIL import Image
 
 from fashion_tagger import torch_utils
-from fashion_tagger.data.cache import build_cache
+from fashion_tagger.data.cache import write_cache
 from fashion_tagger.data.dataset import load_labelled_split
 from fashion_tagger.data.images import load_image
 from fashion_tagger.errors import PipelineError
@@ -35,7 +35,7 @@ def tiny_data(tmp_path_factory):
     return load_labelled_split(("train", "val", "test"), directory=root)
 
 
-RUNTIME_KEYS = {"device", "workers", "resume"}
+RUNTIME_KEYS = {"device", "workers", "resume", "processes", "compile"}
 
 
 def runtime(**changes) -> train.TrainRuntime:
@@ -59,17 +59,21 @@ def test_load_image_resizes_to_height_by_width(tmp_path):
 def test_build_cache_reports_the_broken_image(tmp_path):
     (tmp_path / "bad.jpg").write_bytes(b"not a jpeg")
     with pytest.raises(PipelineError, match="bad.jpg"):
-        build_cache([tmp_path / "bad.jpg"], 8, 8)
+        write_cache([tmp_path / "bad.jpg"], ["bad"], 8, 8, tmp_path / "prepare")
+    assert not (tmp_path / "prepare/images.npy").exists()
 
 
 def test_labelled_split_aligns_images_and_labels(tiny_data):
     classes, data = tiny_data
     assert classes == CLASSES
     train_split = data["train"]
-    assert train_split.images.shape == (24, HEIGHT, WIDTH, 3)
+    assert len(train_split) == 24 and train_split.image_shape == (HEIGHT, WIDTH, 3)
+    assert isinstance(train_split.cache, np.memmap)  # a view into the map, never a copy
+    assert all(split.cache is train_split.cache for split in data.values())
     red_column = CLASSES.index("red")
+    images = train_split.images(np.arange(4))
     for row in range(4):  # red items are drawn red: the red channel dominates the centre
-        centre = train_split.images[row, HEIGHT // 2, WIDTH // 2].astype(int)
+        centre = images[row, HEIGHT // 2, WIDTH // 2].astype(int)
         assert (centre[0] > centre[2]) == bool(train_split.labels[row, red_column])
 
 
@@ -188,30 +192,6 @@ def test_autocast_dtype(monkeypatch):
     assert torch_utils.autocast_dtype(torch.device("cuda"), amp=True) == torch.bfloat16
 
 
-def augment(**changes) -> train.AugmentParams:
-    no_affine = {"degrees": 0, "translate": 0, "scale": 0}
-    off = {"hflip": False, "grayscale": 0, "color_jitter": 0, "affine": no_affine}
-    return train.AugmentParams.model_validate(off | changes)
-
-
-def test_augmentation_switches():
-    assert train.build_augmentation(augment()) is None
-    gray = train.build_augmentation(augment(grayscale=1))
-    image = torch.randint(0, 256, (3, 8, 6), dtype=torch.uint8)
-    out = gray(image)
-    assert out.dtype == torch.uint8 and out.shape == image.shape
-    assert torch.equal(out[0], out[1]) and torch.equal(out[1], out[2])
-
-
-def test_affine_augmentation_fills_with_white():
-    shift = train.build_augmentation(augment(affine={"degrees": 0, "translate": 0.5, "scale": 0}))
-    torch.manual_seed(3)
-    black = torch.zeros(3, 20, 20, dtype=torch.uint8)
-    moved = [shift(black) for _ in range(5)]
-    assert all(out.dtype == torch.uint8 for out in moved)
-    assert any((out == 255).any() for out in moved)  # uncovered pixels are white
-
-
 def test_batch_size_above_the_training_set_is_a_param_error(tiny_data, tmp_path):
     with pytest.raises(PipelineError, match="train.batch_size"):
         fit(tiny_data, tmp_path / "last.pt", batch_size=100)
@@ -229,6 +209,16 @@ def test_same_params_give_the_same_model(tiny_data, tmp_path):
     second, second_history = fit(tiny_data, tmp_path / "b.pt")
     assert first_history == second_history
     for (name, a), b in zip(first.state_dict().items(), second.state_dict().values(), strict=True):
+        assert torch.equal(a, b), name
+
+
+def test_the_model_does_not_depend_on_the_number_of_loader_workers(tiny_data, tmp_path):
+    inline, inline_history = fit(tiny_data, tmp_path / "a.pt", workers=0)
+    threaded, threaded_history = fit(tiny_data, tmp_path / "b.pt", workers=3)
+    assert inline_history == threaded_history
+    for (name, a), b in zip(
+        inline.state_dict().items(), threaded.state_dict().values(), strict=True
+    ):
         assert torch.equal(a, b), name
 
 

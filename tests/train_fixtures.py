@@ -15,7 +15,7 @@ import numpy as np
 import yaml
 from PIL import Image, ImageDraw
 
-from fashion_tagger.data.cache import build_cache, save_cache
+from fashion_tagger.data.cache import write_cache
 from fashion_tagger.data.items import write_items
 
 CLASSES = ["blue", "dress", "red", "striped"]
@@ -66,7 +66,13 @@ TINY_PARAMS = {
     "similar": {"queries": 3, "neighbours": 4},
     "runtime": {
         "prepare": {"workers": 0},
-        "train": {"device": "cpu", "workers": 0, "resume": False},
+        "train": {
+            "device": "cpu",
+            "workers": 0,
+            "resume": False,
+            "processes": 1,
+            "compile": False,
+        },
         "evaluate": {"batch_size": 16, "device": "cpu"},
         "similar": {"batch_size": 16, "device": "cpu"},
         "tracking": {"register_model": None, "model_alias": "candidate"},
@@ -125,7 +131,7 @@ def write_inputs(root: Path, items: int = 48, params: dict | None = None) -> dic
     (root / "data/split/split.json").write_text(json.dumps(split))
 
     paths = [root / "data/raw" / record["image"] for record in records]
-    save_cache(build_cache(paths, HEIGHT, WIDTH), ids, root / "data/prepare")
+    write_cache(paths, ids, HEIGHT, WIDTH, root / "data/prepare")
 
     params = copy.deepcopy(params or TINY_PARAMS)
     (root / "params.yaml").write_text(yaml.safe_dump(params))

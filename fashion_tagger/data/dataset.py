@@ -1,4 +1,8 @@
-"""The training data of one split: cached images aligned with their 0/1 labels."""
+"""The data of one split: rows into the memory-mapped image cache, aligned with 0/1 labels.
+
+A split never copies its images: it keeps the whole cache (memory-mapped) and the row of each
+of its items, and batches are gathered from the map with one index operation each.
+"""
 
 from __future__ import annotations
 
@@ -22,17 +26,31 @@ from fashion_tagger.paths import (
 
 @dataclass(frozen=True)
 class SplitData:
-    """One split's images (uint8 NHWC, rows in `ids` order) and 0/1 labels (items x tags)."""
+    """One split: item ids, the whole uint8 NHWC cache (memory-mapped, shared by all splits),
+    each item's row in it, and the items' 0/1 labels (items x tags, float32)."""
 
     ids: list[str]
-    images: np.ndarray
+    cache: np.ndarray
+    rows: np.ndarray
     labels: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    @property
+    def image_shape(self) -> tuple[int, int, int]:
+        """(height, width, 3) of every image."""
+        return tuple(self.cache.shape[1:])
+
+    def images(self, positions: np.ndarray) -> np.ndarray:
+        """The images of the items at `positions` (uint8 NHWC), gathered from the cache."""
+        return self.cache[self.rows[positions]]
 
 
 def load_labelled_split(
     names: tuple[str, ...] = ("train", "val", "test"), directory: Path = Path(".")
 ) -> tuple[list[str], dict[str, SplitData]]:
-    """The class names and, per split name, its cached images and labels (ids in split order)."""
+    """The class names and, per split name, its cache rows and labels (ids in split order)."""
     classes = read_json(directory / CLASSES_FILE)
     ids, matrix, columns = read_label_matrix(directory / LABELS_FILE)
     if columns != classes:
@@ -53,10 +71,10 @@ def load_labelled_split(
                 )
             if item_id not in label_row:
                 raise PipelineError(f"{directory / LABELS_FILE}: no labels for item {item_id!r}")
-        rows = np.array([row_of[item_id] for item_id in split_ids])
         result[name] = SplitData(
             ids=list(split_ids),
-            images=np.ascontiguousarray(images[rows]),
+            cache=images,
+            rows=np.array([row_of[item_id] for item_id in split_ids], dtype=np.int64),
             labels=matrix[[label_row[item_id] for item_id in split_ids]].astype(np.float32),
         )
     return classes, result

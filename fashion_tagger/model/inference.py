@@ -1,7 +1,9 @@
 """Scoring images with a model in batches: logits, tag probabilities and embeddings.
 
-Inputs are uint8 NHWC arrays (the cache's layout, possibly memory-mapped); each batch is copied,
-moved to the device and scored in eval mode, with autocast on CUDA.
+Inputs are uint8 NHWC arrays (the cache's layout, possibly memory-mapped), optionally with the
+rows to score (a split of the cache, gathered batch by batch, never copied whole); each batch
+is moved to the device and scored in eval mode, with autocast and channels_last on CUDA.
+Pages of a memory-mapped cache are handed back as the batches go, so memory stays bounded.
 """
 
 from __future__ import annotations
@@ -10,9 +12,12 @@ import numpy as np
 import torch
 from pydantic import Field
 
+from fashion_tagger.data.mapped import release_pages
 from fashion_tagger.model.network import Tagger
 from fashion_tagger.params import StrictModel
 from fashion_tagger.torch_utils import DeviceChoice
+
+RELEASE_BYTES = 128 * 2**20  # cache bytes scored between two hand-backs of mapped pages
 
 
 class InferenceRuntime(StrictModel):
@@ -25,40 +30,63 @@ class InferenceRuntime(StrictModel):
 
 @torch.inference_mode()
 def predict_batches(
-    function, images: np.ndarray, device: torch.device, batch_size: int = 64
+    function,
+    images: np.ndarray,
+    device: torch.device,
+    batch_size: int = 64,
+    rows: np.ndarray | None = None,
 ) -> np.ndarray:
-    """`function` (a module or method taking uint8 NCHW) over uint8 NHWC images, in batches."""
-    channels_last = device.type == "cuda"
+    """`function` (a module or method taking uint8 NCHW) over uint8 NHWC images (those at
+    `rows` when given, in that order), in batches."""
+    cuda = device.type == "cuda"
+    rows = np.arange(len(images)) if rows is None else rows
+    release_every = max(1, RELEASE_BYTES // max(1, batch_size * int(np.prod(images.shape[1:]))))
     outputs = []
-    for start in range(0, len(images), batch_size):
-        batch = torch.from_numpy(np.array(images[start : start + batch_size]))  # a writable copy
-        batch = batch.to(device).permute(0, 3, 1, 2)
-        if channels_last:
+    for index, start in enumerate(range(0, len(rows), batch_size)):
+        batch = torch.from_numpy(images[rows[start : start + batch_size]])  # a gathered copy
+        if cuda:
+            batch = batch.pin_memory()
+        batch = batch.to(device, non_blocking=True).permute(0, 3, 1, 2)
+        if cuda:
             batch = batch.contiguous(memory_format=torch.channels_last)
-        with torch.autocast(device.type, enabled=channels_last):
+        with torch.autocast(device.type, enabled=cuda):
             outputs.append(function(batch).float().cpu())
+        if (index + 1) % release_every == 0:
+            release_pages(images)
     return torch.cat(outputs).numpy()
 
 
 def predict_logits(
-    tagger: Tagger, images: np.ndarray, device: torch.device, batch_size: int = 64
+    tagger: Tagger,
+    images: np.ndarray,
+    device: torch.device,
+    batch_size: int = 64,
+    rows: np.ndarray | None = None,
 ) -> np.ndarray:
     """Logits (N, tags) for uint8 NHWC images, in batches, in eval mode (the tagger moves to
     `device`)."""
-    return predict_batches(tagger.to(device).eval(), images, device, batch_size)
+    return predict_batches(tagger.to(device).eval(), images, device, batch_size, rows)
 
 
 def predict_probabilities(
-    tagger: Tagger, images: np.ndarray, device: torch.device, batch_size: int = 64
+    tagger: Tagger,
+    images: np.ndarray,
+    device: torch.device,
+    batch_size: int = 64,
+    rows: np.ndarray | None = None,
 ) -> np.ndarray:
     """Tag probabilities (N, tags): the sigmoid of `predict_logits`."""
-    logits = predict_logits(tagger, images, device, batch_size)
+    logits = predict_logits(tagger, images, device, batch_size, rows)
     return torch.sigmoid(torch.from_numpy(logits)).numpy()
 
 
 def predict_embeddings(
-    tagger: Tagger, images: np.ndarray, device: torch.device, batch_size: int = 64
+    tagger: Tagger,
+    images: np.ndarray,
+    device: torch.device,
+    batch_size: int = 64,
+    rows: np.ndarray | None = None,
 ) -> np.ndarray:
     """Pooled backbone features (N, features) for uint8 NHWC images, in eval mode (the tagger
     moves to `device`)."""
-    return predict_batches(tagger.to(device).eval().embed, images, device, batch_size)
+    return predict_batches(tagger.to(device).eval().embed, images, device, batch_size, rows)

@@ -3,8 +3,11 @@
 `fit` trains for `epochs` (resuming from a checkpoint if asked), validates after each epoch and
 returns the model of the epoch with the best val mAP (its EMA weights when `ema_decay` is set).
 Checkpoints (model, optimizer, LR schedule, EMA, grad scaler, RNG states, best weights so far,
-history) are rewritten atomically after every epoch. Augmentations (the recipe's flip, grayscale
-and colour jitter; NUS-WIDE's affine) run on uint8 tensors. The backbone may start from ImageNet
+history) are rewritten atomically after every epoch by rank 0. Batches come whole out of the
+memory-mapped cache (`data.batches`), go to the device as uint8 and are augmented there
+(`model.augment`, parameters drawn per image). With several processes (`model.distributed`)
+each rank trains on its share of every global batch under DDP and validation gathers the
+whole val split. The backbone may start from ImageNet
 weights, stay frozen for the first `freeze_epochs` and then learn at `lr * backbone_lr_mult`
 (discriminative learning rates).
 """
@@ -14,26 +17,32 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
-import random
 import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Literal
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from pydantic import Field, model_validator
 from torch import nn
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
-from torch.utils.data import DataLoader, Dataset
-from torchvision.transforms import v2
 from tqdm import tqdm
 
+from fashion_tagger.data.batches import BatchLoader
 from fashion_tagger.data.dataset import SplitData
-from fashion_tagger.errors import PipelineError
 from fashion_tagger.evaluation.metrics import VALIDATION_SCORES, validation_scores
 from fashion_tagger.evaluation.thresholds import choose_thresholds
+from fashion_tagger.model.augment import AugmentParams, BatchAugment
+from fashion_tagger.model.distributed import (
+    SINGLE_PROCESS,
+    Ranks,
+    barrier,
+    gather_rows,
+    rank_device,
+    sum_across,
+    wrap,
+)
 from fashion_tagger.model.inference import predict_logits, predict_probabilities
 from fashion_tagger.model.losses import LossParams, make_loss
 from fashion_tagger.model.network import Head, Tagger
@@ -47,20 +56,6 @@ CURVE_COLUMNS = [
     *(f"val_{name}" for name in VALIDATION_SCORES),
     "lr",
 ]
-AFFINE_FILL = 255  # pixels that the affine transform uncovers: white, like the photos' background
-
-
-class AffineParams(StrictModel):
-    degrees: float = Field(ge=0, le=180)  # random rotation in [-degrees, degrees]; 0 with all: off
-    translate: float = Field(ge=0, le=1)  # random shift up to this share of width and height
-    scale: float = Field(ge=0, lt=1)  # random zoom in [1 - scale, 1 + scale]
-
-
-class AugmentParams(StrictModel):
-    hflip: bool  # random horizontal flip (p=0.5)
-    grayscale: float = Field(ge=0, le=1)  # probability of turning an image gray; 0 turns it off
-    color_jitter: float = Field(ge=0, le=0.5)  # brightness/contrast/saturation/hue strength; 0 off
-    affine: AffineParams  # NUS-WIDE seed: degrees 20, translate 0.2, scale 0.5
 
 
 class TrainParams(StrictModel):
@@ -103,88 +98,10 @@ class TrainRuntime(StrictModel):
     """The `runtime.train` section: how fast and where training runs, never what it learns."""
 
     device: DeviceChoice  # auto (CUDA when present) | cpu | cuda
-    workers: int = Field(ge=0)  # DataLoader worker processes; 0 loads in the training process
+    workers: int = Field(ge=0)  # threads gathering batches ahead; 0: in the training loop
     resume: bool  # continue from the checkpoint of a run with the same params and data
-
-
-# ---------------------------------------------------------------- seeds and data loading
-
-
-def seed_worker(worker_id: int) -> None:
-    """Seed Python's and NumPy's RNGs in a DataLoader worker from its torch seed."""
-    seed = torch.initial_seed() % 2**32
-    np.random.seed(seed)
-    random.seed(seed)
-
-
-def build_augmentation(params: AugmentParams) -> Callable[[torch.Tensor], torch.Tensor] | None:
-    """The seeds' augmentations for uint8 CHW tensors, each switchable; None when all are off."""
-    steps: list[nn.Module] = []
-    if params.hflip:
-        steps.append(v2.RandomHorizontalFlip())
-    affine = params.affine
-    if affine.degrees > 0 or affine.translate > 0 or affine.scale > 0:
-        steps.append(
-            v2.RandomAffine(
-                degrees=affine.degrees,
-                translate=(affine.translate, affine.translate) if affine.translate > 0 else None,
-                scale=(1 - affine.scale, 1 + affine.scale) if affine.scale > 0 else None,
-                fill=AFFINE_FILL,
-            )
-        )
-    if params.grayscale > 0:
-        steps.append(v2.RandomGrayscale(p=params.grayscale))
-    if params.color_jitter > 0:
-        strength = params.color_jitter
-        steps.append(
-            v2.ColorJitter(
-                brightness=strength, contrast=strength, saturation=strength, hue=strength
-            )
-        )
-    return v2.Compose(steps) if steps else None
-
-
-class CachedImages(Dataset):
-    """Images from the uint8 NHWC cache as CHW tensors, augmented, with float 0/1 targets."""
-
-    def __init__(self, images: np.ndarray, labels: np.ndarray, transform=None) -> None:
-        self.images = images
-        self.labels = torch.from_numpy(np.asarray(labels, dtype=np.float32))
-        self.transform = transform
-
-    def __len__(self) -> int:
-        return len(self.images)
-
-    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
-        image = torch.from_numpy(self.images[index]).permute(2, 0, 1)
-        if self.transform is not None:
-            image = self.transform(image)
-        return image, self.labels[index]
-
-
-def make_loader(
-    data: SplitData,
-    params: TrainParams,
-    generator: torch.Generator,
-    pin_memory: bool,
-    workers: int = 0,
-) -> DataLoader:
-    """The shuffled, augmented training loader; its order and worker seeds come from `generator`."""
-    if len(data.ids) < params.batch_size:
-        raise PipelineError(
-            f"param train.batch_size: {params.batch_size} exceeds the {len(data.ids)} train items"
-        )
-    dataset = CachedImages(data.images, data.labels, build_augmentation(params.augment))
-    return DataLoader(
-        dataset,
-        batch_size=params.batch_size,
-        shuffle=True,
-        drop_last=True,  # a last batch of one item would break BatchNorm
-        num_workers=workers,
-        generator=generator,
-        worker_init_fn=seed_worker,
-        pin_memory=pin_memory,
-    )
+    processes: int = Field(ge=1)  # DDP processes (one per GPU); > 1 relaunches under torchrun
+    compile: bool  # torch.compile the model for training (CUDA; changes only speed)
 
 
 def parameter_groups(tagger: Tagger, lr: float, backbone_lr_mult: float, weight_decay: float):
@@ -276,31 +193,55 @@ def load_checkpoint(path: Path, expected_fingerprint: str, epochs: int) -> dict 
 
 # ---------------------------------------------------------------- training
 
+AUGMENT_SEED_OFFSET = 1_000_003  # the augmentation draws' generator: seed + this
+
+
+def device_batches(
+    loader: BatchLoader,
+    augment: BatchAugment,
+    generator: torch.Generator,
+    ranks: Ranks,
+    device: torch.device,
+):
+    """Yield (augmented float NCHW images, targets) on `device`: uint8 batches are copied
+    (non-blocking from pinned memory on CUDA) and augmented there, with parameters drawn for
+    the whole global batch so that every rank sees its share of the 1-process batch."""
+    height, width, _ = loader.split.image_shape
+    first = ranks.rank * loader.local_size
+    # channels_last suits CUDA; CPU kernels (lite0's depthwise convolutions) are ~2x faster
+    # on plain NCHW.
+    layout = torch.channels_last if device.type == "cuda" else torch.contiguous_format
+    for images, targets in loader:
+        draws = augment.draw(loader.batch_size, height, width, generator)
+        draws = draws.slice(first, first + loader.local_size)
+        pixels = augment(images.to(device, non_blocking=True), draws)
+        yield pixels.contiguous(memory_format=layout), targets.to(device, non_blocking=True)
+
 
 def train_epoch(
+    model: nn.Module,
     tagger: Tagger,
-    loader: DataLoader,
+    batches,
     loss_function: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
     optimizer: torch.optim.Optimizer,
     scheduler: torch.optim.lr_scheduler.LRScheduler,
     scaler: torch.amp.GradScaler,
     ema: AveragedModel | None,
-    device: torch.device,
     amp_dtype: torch.dtype | None,
+    ranks: Ranks,
     description: str,
 ) -> float:
-    """One pass over the loader, one LR step per batch; returns the mean training loss."""
-    tagger.train()
-    channels_last = device.type == "cuda"
+    """One pass over the batches through `model` (the tagger, maybe under DDP or compiled),
+    one LR step per batch; returns the mean training loss over all ranks."""
+    model.train()
+    device = next(tagger.parameters()).device
     # Summed on the device (float64, as Python's float) so no batch waits for loss.item().
     total, count = torch.zeros((), dtype=torch.float64, device=device), 0
-    for images, targets in tqdm(loader, desc=description, unit="batch", leave=False):
-        images = images.to(device, non_blocking=True)
-        if channels_last:
-            images = images.contiguous(memory_format=torch.channels_last)
-        targets = targets.to(device, non_blocking=True)
+    for images, targets in tqdm(
+        batches, desc=description, unit="batch", leave=False, disable=not ranks.main
+    ):
         with torch.autocast(device.type, dtype=amp_dtype, enabled=amp_dtype is not None):
-            loss = loss_function(tagger(images).float(), targets)
+            loss = loss_function(model(images).float(), targets)
         optimizer.zero_grad(set_to_none=True)
         scaler.scale(loss).backward()
         scaler.step(optimizer)
@@ -310,14 +251,24 @@ def train_epoch(
             ema.update_parameters(tagger)
         total += loss.detach().double() * len(images)
         count += len(images)
-    return total.item() / count
+    total = sum_across(total, ranks)
+    count = sum_across(torch.tensor(count, dtype=torch.float64, device=device), ranks)
+    return (total / count).item()
 
 
 def validate(
-    tagger: Tagger, data: SplitData, device: torch.device, batch_size: int, threshold: float
+    tagger: Tagger,
+    data: SplitData,
+    device: torch.device,
+    batch_size: int,
+    threshold: float,
+    ranks: Ranks = SINGLE_PROCESS,
 ) -> dict[str, float]:
-    """Validation loss (plain BCE, comparable across losses) and the `validation_scores`."""
-    logits = torch.from_numpy(predict_logits(tagger, data.images, device, batch_size))
+    """Validation loss (plain BCE, comparable across losses) and the `validation_scores` over
+    the whole split: each rank scores its share and the logits are gathered."""
+    share = data.rows[ranks.shard(len(data))]
+    logits = predict_logits(tagger, data.cache, device, batch_size, share)
+    logits = gather_rows(torch.from_numpy(logits).to(device), ranks).cpu()
     targets = torch.from_numpy(data.labels)
     scores = validation_scores(data.labels, torch.sigmoid(logits).numpy(), threshold)
     return {
@@ -340,6 +291,13 @@ def cpu_state(module: nn.Module) -> dict[str, torch.Tensor]:
     return {key: value.detach().to("cpu", copy=True) for key, value in module.state_dict().items()}
 
 
+def training_module(tagger: Tagger, ranks: Ranks, device: torch.device, compiled: bool):
+    """What the training step calls: the tagger, under DDP with several processes (re-wrapped
+    whenever the set of learning parameters changes), compiled when asked."""
+    model = wrap(tagger, ranks, device)
+    return torch.compile(model) if compiled else model
+
+
 def fit(
     params: TrainParams,
     runtime: TrainRuntime,
@@ -348,14 +306,16 @@ def fit(
     checkpoint_path: Path,
     run_fingerprint: str,
     on_epoch: Callable[[dict], None] = lambda row: None,
+    ranks: Ranks = SINGLE_PROCESS,
 ) -> tuple[Tagger, list[dict]]:
     """Train for up to `params.epochs` epochs (resuming if asked), checkpointing after each one.
 
     Returns the model of the best epoch by val mAP (the EMA weights when `ema_decay` is set)
     and the per-epoch history; `on_epoch` sees every history row, including rows restored from
-    a checkpoint, so a fresh MLflow run still gets the whole curve.
+    a checkpoint, so a fresh MLflow run still gets the whole curve. With several processes
+    every rank calls this; only rank 0 writes the checkpoint.
     """
-    device = select_device(runtime.device, "runtime.train.device")
+    device = rank_device(select_device(runtime.device, "runtime.train.device"), ranks)
     amp_dtype = autocast_dtype(device, params.amp)
     if device.type == "cpu":
         torch.use_deterministic_algorithms(True)
@@ -363,13 +323,23 @@ def fit(
         torch.backends.cudnn.benchmark = True
     torch.manual_seed(params.seed)
     generator = torch.Generator().manual_seed(params.seed)
+    augment_generator = torch.Generator().manual_seed(params.seed + AUGMENT_SEED_OFFSET)
 
     tagger = Tagger(
         params.backbone, len(classes), params.dropout, params.head, params.pretrained
     ).to(device)
     if device.type == "cuda":
         tagger = tagger.to(memory_format=torch.channels_last)
-    loader = make_loader(data["train"], params, generator, device.type == "cuda", runtime.workers)
+    loader = BatchLoader(
+        data["train"],
+        params.batch_size,
+        generator,
+        runtime.workers,
+        pin_memory=device.type == "cuda",
+        rank=ranks.rank,
+        world=ranks.world,
+    )
+    augment = BatchAugment(params.augment)
     loss_function = make_loss(params.loss, data["train"].labels, device)
     groups = parameter_groups(tagger, params.lr, params.backbone_lr_mult, params.weight_decay)
     optimizer = make_optimizer(params.optimizer, groups)
@@ -397,36 +367,45 @@ def fit(
             ema.load_state_dict(state["ema"])
         torch.set_rng_state(state["rng"]["torch"])
         generator.set_state(state["rng"]["loader"])
+        augment_generator.set_state(state["rng"]["augment"])
         if device.type == "cuda" and state["rng"]["cuda"]:
             torch.cuda.set_rng_state_all(state["rng"]["cuda"])
         history, best_state = state["history"], state["best_model"]
         for row in history:
             on_epoch(row)
 
+    model, model_frozen = None, None
     for epoch in range(len(history) + 1, params.epochs + 1):
         if should_stop(history, params.patience):
-            print(f"train: no better val mAP for {params.patience} epochs; stopping early")
+            if ranks.main:
+                print(f"train: no better val mAP for {params.patience} epochs; stopping early")
             break
         tagger.freeze_backbone(epoch <= params.freeze_epochs)
+        if model is None or model_frozen != tagger.backbone_frozen:
+            model = training_module(tagger, ranks, device, runtime.compile)
+            model_frozen = tagger.backbone_frozen
         train_loss = train_epoch(
+            model,
             tagger,
-            loader,
+            device_batches(loader, augment, augment_generator, ranks, device),
             loss_function,
             optimizer,
             scheduler,
             scaler,
             ema,
-            device,
             amp_dtype,
+            ranks,
             f"epoch {epoch}/{params.epochs}",
         )
         row = {"epoch": epoch, "train_loss": train_loss}
-        row |= validate(evaluated, data["val"], device, params.batch_size, params.threshold)
+        row |= validate(evaluated, data["val"], device, params.batch_size, params.threshold, ranks)
         row["lr"] = optimizer.param_groups[-1]["lr"]  # the head's, after the epoch's last step
         history.append(row)
         if best_epoch(history) == epoch:
             best_state = cpu_state(evaluated)
         on_epoch(row)
+        if not ranks.main:
+            continue
         frozen = " (backbone frozen)" if tagger.backbone_frozen else ""
         print(
             f"train: epoch {epoch}/{params.epochs}{frozen} loss {train_loss:.4f} "
@@ -446,12 +425,14 @@ def fit(
                 "rng": {
                     "torch": torch.get_rng_state(),
                     "loader": generator.get_state(),
+                    "augment": augment_generator.get_state(),
                     "cuda": torch.cuda.get_rng_state_all() if device.type == "cuda" else [],
                 },
                 "history": history,
                 "best_model": best_state,
             },
         )
+    barrier(ranks)  # the last checkpoint is complete before any rank moves on
 
     best = copy.deepcopy(evaluated).to("cpu", memory_format=torch.contiguous_format)
     best.load_state_dict(best_state)
@@ -463,7 +444,7 @@ def tune_thresholds(
     tagger: Tagger, val: SplitData, params: TrainParams, device: torch.device
 ) -> dict:
     """The model's thresholds: fixed, and global / per-tag maximising F1 on the val split."""
-    scores = predict_probabilities(tagger, val.images, device, params.batch_size)
+    scores = predict_probabilities(tagger, val.cache, device, params.batch_size, val.rows)
     global_threshold, per_tag = choose_thresholds(val.labels, scores, params.min_val_positives)
     tagger.to("cpu")
     return {"fixed": params.threshold, "global": global_threshold, "per_tag": per_tag}

@@ -1,0 +1,102 @@
+"""Training batches gathered whole from the memory-mapped cache, one index operation each.
+
+The order of an epoch is one permutation drawn from a torch generator before the first batch,
+so the batches (and everything downstream) are the same whatever the number of prefetching
+threads. With several processes (DDP) every rank draws the same permutation and takes its own
+contiguous slice of each global batch: together the ranks see exactly the 1-process batches.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import torch
+
+from fashion_tagger.data.dataset import SplitData
+from fashion_tagger.data.mapped import release_pages
+from fashion_tagger.errors import PipelineError
+
+MAPPED_BYTES_LIMIT = 128 * 2**20  # cache pages a reader keeps mapped before handing them back
+PREFETCH_PER_WORKER = 2  # batches each thread may gather ahead
+
+
+class BatchLoader:
+    """Shuffled (uint8 NHWC images, float32 labels) tensor batches of one split.
+
+    `batch_size` is the global batch; rank `rank` of `world` gets its `batch_size / world`
+    share. Incomplete last batches are dropped (a batch of one would break BatchNorm).
+    `workers` threads gather batches ahead; `pin_memory` pins them for non-blocking copies.
+    """
+
+    def __init__(
+        self,
+        split: SplitData,
+        batch_size: int,
+        generator: torch.Generator,
+        workers: int = 0,
+        pin_memory: bool = False,
+        rank: int = 0,
+        world: int = 1,
+    ) -> None:
+        if len(split) < batch_size:
+            raise PipelineError(
+                f"param train.batch_size: {batch_size} exceeds the {len(split)} train items"
+            )
+        if batch_size % world:
+            raise PipelineError(
+                f"param train.batch_size: {batch_size} is not divisible by the {world} processes"
+            )
+        self.split = split
+        self.batch_size = batch_size
+        self.local_size = batch_size // world
+        self.rank = rank
+        self.generator = generator
+        self.workers = workers
+        self.pin_memory = pin_memory
+        image_bytes = int(np.prod(split.image_shape))
+        self.release_every = max(1, MAPPED_BYTES_LIMIT // (image_bytes * self.local_size))
+
+    def __len__(self) -> int:
+        return len(self.split) // self.batch_size
+
+    def batch_positions(self) -> list[np.ndarray]:
+        """This rank's item positions for every batch of one epoch (draws the permutation)."""
+        order = torch.randperm(len(self.split), generator=self.generator).numpy()
+        start = self.rank * self.local_size
+        return [
+            order[index * self.batch_size :][start : start + self.local_size]
+            for index in range(len(self))
+        ]
+
+    def gather(self, positions: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+        """One batch: images gathered from the cache in one index operation, and labels."""
+        images = torch.from_numpy(self.split.images(positions))
+        labels = torch.from_numpy(self.split.labels[positions])
+        if self.pin_memory:
+            images, labels = images.pin_memory(), labels.pin_memory()
+        return images, labels
+
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        batches = self.batch_positions()
+        if self.workers == 0:
+            for index, positions in enumerate(batches):
+                yield self.gather(positions)
+                self.release(index)
+            return
+        with ThreadPoolExecutor(self.workers, thread_name_prefix="batches") as pool:
+            pending: deque = deque()
+            for index, positions in enumerate(batches):
+                pending.append(pool.submit(self.gather, positions))
+                if len(pending) > self.workers * PREFETCH_PER_WORKER:
+                    yield pending.popleft().result()
+                self.release(index)
+            while pending:
+                yield pending.popleft().result()
+
+    def release(self, index: int) -> None:
+        """Hand the cache's mapped pages back every `release_every` batches (bounded memory)."""
+        if (index + 1) % self.release_every == 0:
+            release_pages(self.split.cache)

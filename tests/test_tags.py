@@ -315,7 +315,13 @@ def test_main_writes_outputs_deterministically(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     write_stage_inputs(tmp_path, make_items(), top_k=3, vocab=4)
     tags_stage.main()
-    outputs = [paths.TAGGED_ITEMS_FILE, paths.VOCABULARY_FILE, paths.TAG_FREQUENCY_FILE]
+    outputs = [
+        paths.TAGGED_ITEMS_FILE,
+        paths.VOCABULARY_FILE,
+        paths.TAG_FREQUENCY_FILE,
+        paths.TAG_REPORT_FILE,
+        paths.TAG_REPORT_PLOT_FILE,
+    ]
     first = [path.read_bytes() for path in outputs]
     tags_stage.main()
     assert [path.read_bytes() for path in outputs] == first
@@ -525,3 +531,23 @@ def test_recipe_reproduces_its_labels_on_sample_items():
     labels, vocabulary, _ = extract_labels(fixture["english"], params, TextTagger(workers=1))
     assert vocabulary == fixture["vocabulary"]
     assert labels == fixture["labels"]
+
+
+def test_main_with_method_phrases_writes_the_tag_report(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    write_stage_inputs(tmp_path, make_items())
+    with (tmp_path / "params.yaml").open("a", encoding="utf-8") as handle:
+        handle.write(
+            "  method: phrases\n  phrases:\n    vocab_size: 5\n    max_df: 0.6\n"
+            "    min_items: 1\n    carriers: [dress]\n    generic_words: [skirt]\n"
+        )
+    tags_stage.main()
+    report = json.loads(paths.TAG_REPORT_FILE.read_text(encoding="utf-8"))
+    vocabulary = json.loads(paths.VOCABULARY_FILE.read_text(encoding="utf-8"))
+    assert report["method"] == "phrases" and report["items"] == 4
+    assert set(vocabulary) == {"nouns", "adjectives", "phrases"}
+    assert report["vocabulary_size"] == sum(map(len, vocabulary.values())) == len(report["tags"])
+    assert {"term": "dress", "items": 4, "reason": "too frequent"} in report["dropped"]
+    with paths.TAG_REPORT_PLOT_FILE.open(encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    assert {row["status"] for row in rows} >= {"tag", "negated", "too frequent"}

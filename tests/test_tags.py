@@ -551,3 +551,8 @@ def test_main_with_method_phrases_writes_the_tag_report(tmp_path, monkeypatch):
     with paths.TAG_REPORT_PLOT_FILE.open(encoding="utf-8") as handle:
         rows = list(csv.DictReader(handle))
     assert {row["status"] for row in rows} >= {"tag", "negated", "too frequent"}
+
+
+def test_a_v_shape_in_the_text_is_a_v_neckline(reader):
+    """The glossary translates "Ausschnitt in V-Form" as "neckline in V-shape"."""
+    assert reader("Neckline in V-shape.") == [["neckline"], ["v neckline"]]

@@ -122,7 +122,7 @@ def test_lexicon_compounds_and_hyphenated_words(glossary):
 
 
 def test_letter_shapes_keep_their_letter(glossary):
-    """"V-Form" is a V-shape, not just a shape: the tags need the V."""
+    """ "V-Form" is a V-shape, not just a shape: the tags need the V."""
     assert english(glossary, "Ausschnitt in V-Form") == "Neckline in V-shape"
     assert english(glossary, "ein Kleid in A-Form") == "a dress in A-line"
 

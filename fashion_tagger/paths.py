@@ -33,6 +33,8 @@ TAGS_DIR = Path("data/tags")
 TAGGED_ITEMS_FILE = TAGS_DIR / "items.json"
 VOCABULARY_FILE = TAGS_DIR / "vocabulary.json"
 TAG_FREQUENCY_FILE = Path("metrics/tag_frequency.csv")
+TAG_REPORT_FILE = Path("metrics/tags.json")
+TAG_REPORT_PLOT_FILE = Path("metrics/tag_report.csv")
 # encode
 ENCODE_DIR = Path("data/encode")
 LABELS_FILE = ENCODE_DIR / "labels.csv"

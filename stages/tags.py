@@ -1,7 +1,8 @@
 """Stage `tags`: each item's tags from its English descriptions (NLTK POS tags + TF-IDF).
 
 Writes `data/tags/items.json` (id and tags per item), `data/tags/vocabulary.json` (the tags by
-kind) and `metrics/tag_frequency.csv`. The rule is in `fashion_tagger.text.tags`.
+kind), `metrics/tag_frequency.csv` and the tag report `metrics/tags.json` with its chart table
+`metrics/tag_report.csv`. The methods (recipe, phrases) are in `fashion_tagger.text.tags`.
 """
 
 from __future__ import annotations
@@ -13,28 +14,42 @@ from fashion_tagger.io import write_csv, write_json
 from fashion_tagger.params import read_params
 from fashion_tagger.paths import (
     TAG_FREQUENCY_FILE,
+    TAG_REPORT_FILE,
+    TAG_REPORT_PLOT_FILE,
     TAGGED_ITEMS_FILE,
     TRANSLATED_FILE,
     VOCABULARY_FILE,
 )
-from fashion_tagger.text.tags import TagsParams, label_items, load_translated_items, tag_frequency
+from fashion_tagger.text.tags import (
+    REPORT_COLUMNS,
+    TagsParams,
+    label_items,
+    load_translated_items,
+    tag_frequency,
+    tag_report,
+    tag_report_rows,
+)
 
 
 def main() -> None:
     params = read_params("tags", TagsParams)
     items = load_translated_items(TRANSLATED_FILE)
     started = time.perf_counter()
-    labelled, vocabulary = label_items(items, params, source=TRANSLATED_FILE, progress=True)
+    result = label_items(items, params, source=TRANSLATED_FILE, progress=True)
     elapsed = time.perf_counter() - started
+    labelled, vocabulary = result.labelled, result.vocabulary
+    report = tag_report(result, params.method)
     write_json(TAGGED_ITEMS_FILE, labelled)
     write_json(VOCABULARY_FILE, vocabulary)
     write_csv(TAG_FREQUENCY_FILE, tag_frequency(labelled, vocabulary), ["tag", "kind", "items"])
+    write_json(TAG_REPORT_FILE, report)
+    write_csv(TAG_REPORT_PLOT_FILE, tag_report_rows(report), REPORT_COLUMNS)
     sizes = ", ".join(f"{len(terms)} {key}" for key, terms in vocabulary.items())
-    unlabelled = sum(not item["tags"] for item in labelled)
     print(
-        f"tags: {len(labelled)} items labelled in {elapsed:.1f} s; vocabulary: {sizes}; "
-        f"{unlabelled} items without any label; wrote {TAGGED_ITEMS_FILE}, {VOCABULARY_FILE}, "
-        f"{TAG_FREQUENCY_FILE}"
+        f"tags ({params.method}): {len(labelled)} items labelled in {elapsed:.1f} s; "
+        f"vocabulary: {sizes}; {report['items_without_tags']} items without any label; wrote "
+        f"{TAGGED_ITEMS_FILE}, {VOCABULARY_FILE}, {TAG_FREQUENCY_FILE}, {TAG_REPORT_FILE}, "
+        f"{TAG_REPORT_PLOT_FILE}"
     )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -11,11 +12,13 @@ from nltk.tag.perceptron import PerceptronTagger
 
 from fashion_tagger import paths
 from fashion_tagger.errors import PipelineError
-from fashion_tagger.text import postag
+from fashion_tagger.text import phrases, postag
 from fashion_tagger.text.postag import TextTagger, load_tagger, split_sentences, tokenize_sentence
 from fashion_tagger.text.tags import (
     ADJECTIVE,
     NOUN,
+    PhrasesParams,
+    TagResult,
     TagsParams,
     build_vocabulary,
     candidate_terms,
@@ -23,14 +26,18 @@ from fashion_tagger.text.tags import (
     label_items,
     load_translated_items,
     majority_kinds,
+    make_word_normaliser,
     select_terms,
     singularize,
     tag_frequency,
+    tag_report,
+    tag_report_rows,
     tfidf_scores,
 )
 from stages import tags as tags_stage
 
 PARAMS = TagsParams(top_k=10, vocab_size=25, lemmatize=True)
+DATA = Path(__file__).parent / "data"
 
 ENGLISH = [
     [
@@ -246,7 +253,7 @@ def test_vocabulary_is_the_most_frequent_of_each_kind_ties_by_term():
 
 def test_extraction_respects_top_k_and_vocab_size_and_keeps_kinds_disjoint():
     texts = [item["english"] for item in make_items()]
-    labels, vocabulary = extract_labels(texts, TagsParams(top_k=2, vocab_size=3, lemmatize=True))
+    labels, vocabulary, _ = extract_labels(texts, TagsParams(top_k=2, vocab_size=3, lemmatize=True))
     assert len(vocabulary["nouns"]) == 3
     assert len(vocabulary["adjectives"]) == 3
     assert not set(vocabulary["nouns"]) & set(vocabulary["adjectives"])
@@ -259,7 +266,7 @@ def test_extraction_respects_top_k_and_vocab_size_and_keeps_kinds_disjoint():
 
 
 def test_extraction_finds_the_described_colours_and_parts():
-    labels, vocabulary = extract_labels([item["english"] for item in make_items()], PARAMS)
+    labels, vocabulary, _ = extract_labels([item["english"] for item in make_items()], PARAMS)
     assert {"red", "sleeve", "pleat"} <= set(labels[0])
     assert {"black", "strap", "ruffle"} <= set(labels[1])
     assert "sleeves" not in vocabulary["nouns"]
@@ -273,7 +280,8 @@ def test_given_tags_pass_through():
     items = make_items()[:2]
     items[0]["tags"] = ["Red ", "dress", "red"]
     items[1]["tags"] = ["dress", "Strap"]
-    labelled, vocabulary = label_items(items, PARAMS)
+    result = label_items(items, PARAMS)
+    labelled, vocabulary = result.labelled, result.vocabulary
     assert labelled == [
         {"id": "item000", "tags": ["dress", "red"]},
         {"id": "item001", "tags": ["dress", "strap"]},
@@ -307,7 +315,13 @@ def test_main_writes_outputs_deterministically(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     write_stage_inputs(tmp_path, make_items(), top_k=3, vocab=4)
     tags_stage.main()
-    outputs = [paths.TAGGED_ITEMS_FILE, paths.VOCABULARY_FILE, paths.TAG_FREQUENCY_FILE]
+    outputs = [
+        paths.TAGGED_ITEMS_FILE,
+        paths.VOCABULARY_FILE,
+        paths.TAG_FREQUENCY_FILE,
+        paths.TAG_REPORT_FILE,
+        paths.TAG_REPORT_PLOT_FILE,
+    ]
     first = [path.read_bytes() for path in outputs]
     tags_stage.main()
     assert [path.read_bytes() for path in outputs] == first
@@ -332,3 +346,213 @@ def test_main_rejects_a_bad_param(tmp_path, monkeypatch):
     with pytest.raises(PipelineError, match="param tags.top_k"):
         tags_stage.main()
     assert not paths.TAGGED_ITEMS_FILE.exists()
+
+
+# --- method "phrases" ----------------------------------------------------------------------------
+
+PHRASE_SETTINGS = PhrasesParams(
+    vocab_size=20,
+    max_df=0.8,
+    min_items=1,
+    carriers=["dress", "skirt"],
+    generic_words=["color", "fabric", "cut", "pattern"],
+)
+PHRASE_PARAMS = TagsParams(
+    method="phrases", top_k=10, vocab_size=25, lemmatize=True, phrases=PHRASE_SETTINGS
+)
+
+
+@pytest.fixture(scope="module")
+def reader() -> Callable[[str], list[list[str]]]:
+    """Read one English text into the term chains of its mentions ("-" marks a negated one,
+    "|" starts a run's parts)."""
+    text_tagger = TextTagger(workers=1)
+    sentence_reader = phrases.SentenceReader(
+        frozenset(PHRASE_SETTINGS.carriers) | frozenset(PHRASE_SETTINGS.generic_words),
+        make_word_normaliser(lemmatize=True),
+    )
+
+    def read(text: str) -> list[list[str]]:
+        mentions = sentence_reader.read(text_tagger.tag_text(text))
+        return [
+            [("-" if mention.negated else "") + term.text for term in mention.chain]
+            + (["|", *(term.text for term in mention.parts)] if mention.parts else [])
+            for mention in mentions
+        ]
+
+    return read
+
+
+def phrase_labels_of(english: list[list[str]], params: TagsParams = PHRASE_PARAMS) -> TagResult:
+    """Label hand-written items with the method "phrases"."""
+    return label_items(make_items(english), params, tagger=TextTagger(workers=1))
+
+
+def test_phrases_become_single_terms(reader):
+    assert reader("It has a boat neckline and puff sleeves.") == [
+        ["boat neckline", "neckline"],
+        ["puff sleeve", "sleeve"],
+    ]
+    assert reader("A dress in light blue.") == [["dress"], ["light blue", "blue"]]
+    assert reader("A dark green dress.") == [["dress"], ["dark green", "|", "dark", "green"]]
+
+
+def test_modifiers_of_parts_stay_with_the_part(reader):
+    assert reader("A gray dress with a black collar and white dots.") == [
+        ["dress"],
+        ["gray"],
+        ["black collar", "collar"],
+        ["white dotted", "dotted"],
+    ]
+    assert reader("The collar is red.") == [["red collar", "collar"]]
+    assert reader("It is red.") == [["red"]]
+    assert reader("The straps are narrow.") == [["narrow strap", "strap"]]
+
+
+def test_relations_are_not_attributes(reader):
+    assert reader("It ends above the knee.") == []
+    assert reader("At the waist is a bow.") == [["bow"]]
+
+
+def test_negated_attributes_are_marked(reader):
+    assert reader("It has no pattern or print and short sleeves.") == [
+        ["-pattern"],
+        ["-print"],
+        ["short sleeve", "sleeve"],
+    ]
+    assert reader("The dress is without sleeves, the neckline is round.") == [
+        ["dress"],
+        ["-sleeve"],
+        ["round neckline", "neckline"],
+    ]
+    assert reader("It is not tight.") == [["-tight"]]
+    assert reader("It has neither buttons nor a belt.") == [["-button"], ["-belt"]]
+    assert reader("It has a strap instead of sleeves.") == [["strap"], ["-sleeve"]]
+
+
+def test_spelling_variants_and_synonyms_merge(reader):
+    assert reader("The colour is grey.") == [["color"], ["gray"]]
+    assert reader("A flared dress with a crew neck.") == [
+        ["dress"],
+        ["a-line"],
+        ["round neckline", "neck"],
+    ]
+    assert reader("The neckline is wide and flat.") == [
+        ["boat neckline", "neckline"],
+        ["boat neckline", "neckline"],
+    ]
+
+
+def test_negated_attributes_are_no_tags_or_become_their_positive_tag():
+    result = phrase_labels_of(
+        [
+            ["A red dress without sleeves and without pattern.", "It is not tight."],
+            ["A tight blue dress with long sleeves and a floral pattern."],
+        ],
+        TagsParams(
+            method="phrases",
+            top_k=10,
+            vocab_size=25,
+            lemmatize=True,
+            phrases=PHRASE_SETTINGS.model_copy(update={"max_df": 1.0}),
+        ),
+    )
+    first, second = (item["tags"] for item in result.labelled)
+    assert {"red", "sleeveless", "plain"} <= set(first)
+    assert not {"tight", "sleeve", "pattern"} & set(first)
+    assert {"tight blue", "long sleeve", "floral"} <= set(second)
+    assert result.negated_items["tight"] == 1 and result.negated_items["sleeve"] == 1
+
+
+def test_too_frequent_generic_and_rare_terms_are_dropped():
+    english = [
+        ["A red dress with a black collar. The colour is red."],
+        ["A red dress with a white belt."],
+        ["A blue dress with a black collar."],
+    ]
+    settings = PHRASE_SETTINGS.model_copy(update={"max_df": 0.7, "min_items": 2})
+    result = phrase_labels_of(english, PHRASE_PARAMS.model_copy(update={"phrases": settings}))
+    assert result.dropped["dress"] == (3, "too frequent")
+    assert result.dropped["color"] == (1, "generic")
+    assert result.dropped["blue"] == (1, "too rare")
+    assert result.dropped["belt"] == (1, "too rare")  # "white belt" fell back to it
+    assert result.vocabulary == {"nouns": [], "adjectives": ["red"], "phrases": ["black collar"]}
+    assert [item["tags"] for item in result.labelled] == [
+        ["black collar", "red"],
+        ["red"],
+        ["black collar"],
+    ]
+
+
+def test_a_rare_run_of_dress_adjectives_falls_back_to_each_word():
+    english = [["A tight blue dress."], ["A tight dress."], ["A blue dress."]]
+    settings = PHRASE_SETTINGS.model_copy(update={"max_df": 0.9, "min_items": 2})
+    result = phrase_labels_of(english, PHRASE_PARAMS.model_copy(update={"phrases": settings}))
+    assert [item["tags"] for item in result.labelled] == [["blue", "tight"], ["tight"], ["blue"]]
+    assert result.dropped["tight blue"] == (1, "too rare")
+
+
+def test_a_word_inside_a_kept_phrase_is_no_tag_of_its_own():
+    english = [["A dress with a boat neckline."], ["It has a boat neckline."], ["Red dress."]]
+    result = phrase_labels_of(english)
+    assert "boat neckline" in result.labelled[0]["tags"]
+    assert "neckline" not in result.labelled[0]["tags"]
+    assert "neckline" not in result.vocabulary["nouns"]
+
+
+def test_phrases_method_needs_its_section():
+    with pytest.raises(ValueError, match="tags.phrases"):
+        TagsParams(method="phrases", top_k=10, vocab_size=25, lemmatize=True)
+
+
+def test_tag_report_lists_tags_negations_and_dropped_terms():
+    result = phrase_labels_of(
+        [["A red dress without sleeves."], ["A red dress with short sleeves."], ["Blue dress."]]
+    )
+    report = tag_report(result, "phrases")
+    assert report["items"] == 3 and report["method"] == "phrases"
+    by_tag = {row["tag"]: row for row in report["tags"]}
+    assert by_tag["red"] == {"tag": "red", "kind": "adjective", "items": 2, "negated_items": 0}
+    assert by_tag["sleeveless"]["items"] == 1
+    assert {"term": "dress", "items": 3, "reason": "too frequent"} in report["dropped"]
+    rows = tag_report_rows(report)
+    assert {"term": "red", "kind": "adjective", "status": "tag", "items": 2} in rows
+    assert {"term": "dress", "kind": "dropped", "status": "too frequent", "items": 3} in rows
+
+
+# --- method "recipe" is unchanged ---------------------------------------------------------------
+
+
+def test_recipe_reproduces_its_labels_on_sample_items():
+    """The recipe's labels and vocabulary on 60 sample items, as produced before the method
+    "phrases" existed (tests/data/tags_recipe_sample.json)."""
+    fixture = json.loads((DATA / "tags_recipe_sample.json").read_text(encoding="utf-8"))
+    params = TagsParams(method="recipe", top_k=10, vocab_size=12, lemmatize=True)
+    labels, vocabulary, _ = extract_labels(fixture["english"], params, TextTagger(workers=1))
+    assert vocabulary == fixture["vocabulary"]
+    assert labels == fixture["labels"]
+
+
+def test_main_with_method_phrases_writes_the_tag_report(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    write_stage_inputs(tmp_path, make_items())
+    with (tmp_path / "params.yaml").open("a", encoding="utf-8") as handle:
+        handle.write(
+            "  method: phrases\n  phrases:\n    vocab_size: 5\n    max_df: 0.6\n"
+            "    min_items: 1\n    carriers: [dress]\n    generic_words: [skirt]\n"
+        )
+    tags_stage.main()
+    report = json.loads(paths.TAG_REPORT_FILE.read_text(encoding="utf-8"))
+    vocabulary = json.loads(paths.VOCABULARY_FILE.read_text(encoding="utf-8"))
+    assert report["method"] == "phrases" and report["items"] == 4
+    assert set(vocabulary) == {"nouns", "adjectives", "phrases"}
+    assert report["vocabulary_size"] == sum(map(len, vocabulary.values())) == len(report["tags"])
+    assert {"term": "dress", "items": 4, "reason": "too frequent"} in report["dropped"]
+    with paths.TAG_REPORT_PLOT_FILE.open(encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    assert {row["status"] for row in rows} >= {"tag", "negated", "too frequent"}
+
+
+def test_a_v_shape_in_the_text_is_a_v_neckline(reader):
+    """The glossary translates "Ausschnitt in V-Form" as "neckline in V-shape"."""
+    assert reader("Neckline in V-shape.") == [["neckline"], ["v neckline"]]

@@ -121,6 +121,12 @@ def test_lexicon_compounds_and_hyphenated_words(glossary):
     )
 
 
+def test_letter_shapes_keep_their_letter(glossary):
+    """ "V-Form" is a V-shape, not just a shape: the tags need the V."""
+    assert english(glossary, "Ausschnitt in V-Form") == "Neckline in V-shape"
+    assert english(glossary, "ein Kleid in A-Form") == "a dress in A-line"
+
+
 def test_unknown_words_pass_through_and_are_reported(glossary):
     text, untranslated = glossary.translate_text("Ein Kleid mit Quarkbrot und Zwxq.")
     assert text == "A dress with Quarkbrot and Zwxq."

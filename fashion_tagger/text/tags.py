@@ -28,19 +28,22 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, TfidfVectorizer
 
 from fashion_tagger.data.items import load_items
 from fashion_tagger.errors import PipelineError
 from fashion_tagger.params import StrictModel
+from fashion_tagger.text import phrases
 from fashion_tagger.text.postag import TaggedSentence, TextTagger
 
-NOUN, ADJECTIVE, GIVEN = "noun", "adjective", "given"
+NOUN, ADJECTIVE, PHRASE, GIVEN = phrases.NOUN, phrases.ADJECTIVE, phrases.PHRASE, "given"
 # Key of each kind in vocabulary.json, in the order the file lists them.
-VOCABULARY_KEYS = {NOUN: "nouns", ADJECTIVE: "adjectives", GIVEN: "given"}
+VOCABULARY_KEYS = {NOUN: "nouns", ADJECTIVE: "adjectives", PHRASE: "phrases", GIVEN: "given"}
 
 MIN_TERM_LENGTH = 3
 TERM_PATTERN = re.compile(r"[a-z]+(?:-[a-z]+)*")
@@ -113,12 +116,32 @@ PLURAL_SUFFIXES = (
 )
 
 
+class PhrasesParams(StrictModel):
+    """The `tags.phrases` section: settings of the method "phrases" (text.phrase_tags)."""
+
+    vocab_size: int = Field(gt=0, description="tags kept per kind (nouns, adjectives, phrases)")
+    max_df: float = Field(gt=0, le=1, description="terms on more than this share of items drop")
+    min_items: int = Field(ge=1, description="terms on fewer items than this drop")
+    generic_words: list[str] = Field(description="words of descriptions that name no attribute")
+    carriers: list[str] = Field(description="nouns whose modifiers describe the whole garment")
+
+
 class TagsParams(StrictModel):
     """The `tags` section of params.yaml."""
 
-    top_k: int = Field(gt=0, description="nouns and adjectives each item keeps (TF-IDF)")
-    vocab_size: int = Field(gt=0, description="most frequent nouns (and adjectives) kept")
+    method: Literal["recipe", "phrases"] = Field(
+        "recipe", description="recipe: the README rule; phrases: see text.phrase_tags"
+    )
+    top_k: int = Field(gt=0, description="recipe: nouns and adjectives each item keeps (TF-IDF)")
+    vocab_size: int = Field(gt=0, description="recipe: most frequent nouns (and adjectives) kept")
     lemmatize: bool = Field(description="turn plural nouns into singular ones")
+    phrases: PhrasesParams | None = None
+
+    @model_validator(mode="after")
+    def _method_settings(self) -> TagsParams:
+        if self.method == "phrases" and self.phrases is None:
+            raise ValueError("method 'phrases' needs the section tags.phrases")
+        return self
 
 
 def load_translated_items(path: Path | str) -> list[dict]:
@@ -237,8 +260,9 @@ def extract_labels(
     params: TagsParams,
     tagger: TextTagger | None = None,
     progress: bool = False,
-) -> tuple[list[list[str]], dict[str, list[str]]]:
-    """Labels (sorted) of each item, given each item's English texts, and the vocabulary."""
+) -> tuple[list[list[str]], dict[str, list[str]], dict[str, tuple[int, str]]]:
+    """Labels (sorted) of each item, given each item's English texts, the vocabulary and the
+    selected terms left out of it ({term: (items selecting it, "beyond vocab_size")})."""
     tagger = TextTagger() if tagger is None else tagger
     flat = [text for item_texts in texts for text in item_texts]
     tagged = iter(tagger.tag_texts(flat, progress=progress))
@@ -255,7 +279,15 @@ def extract_labels(
         sorted(term for terms in selection.values() for term in terms if term in in_vocabulary)
         for selection in selections
     ]
-    return labels, vocabulary
+    selected = Counter(
+        term for selection in selections for terms in selection.values() for term in terms
+    )
+    dropped = {
+        term: (count, "beyond vocab_size")
+        for term, count in selected.items()
+        if term not in in_vocabulary
+    }
+    return labels, vocabulary, dropped
 
 
 def normalise_given_tags(tags: Sequence[str]) -> list[str]:
@@ -269,17 +301,25 @@ def given_vocabulary(labels: Sequence[list[str]]) -> dict[str, list[str]]:
     return {VOCABULARY_KEYS[GIVEN]: sorted(counts, key=lambda tag: (-counts[tag], tag))}
 
 
+@dataclass
+class TagResult:
+    """What the tags stage writes: labelled items, vocabulary, and the report's counts."""
+
+    labelled: list[dict]  # [{"id", "tags"}] sorted by id
+    vocabulary: dict[str, list[str]]
+    negated_items: Counter  # term -> items whose text negates it
+    dropped: dict[str, tuple[int, str]]  # term -> (items, why it is no tag)
+
+
 def label_items(
     items: Sequence[dict],
     params: TagsParams,
     source: Path | str = "items",
     tagger: TextTagger | None = None,
     progress: bool = False,
-) -> tuple[list[dict], dict[str, list[str]]]:
-    """Label every item: extracted from its English texts, or its given tags if all have them.
-
-    Returns ([{"id", "tags"}] sorted by id, vocabulary).
-    """
+) -> TagResult:
+    """Label every item: extracted from its English texts by params.method, or its given tags
+    if all have them."""
     items = sorted(items, key=lambda item: item["id"])
     has_tags = "tags" in items[0]
     for item in items:
@@ -289,19 +329,25 @@ def label_items(
                 f"item {items[0]['id']!r} {'has' if has_tags else 'lacks'} them; "
                 "either every item carries given tags or none does"
             )
+    negated_items: Counter = Counter()
     if has_tags:
         labels = [normalise_given_tags(item["tags"]) for item in items]
-        vocabulary = given_vocabulary(labels)
+        vocabulary, dropped = given_vocabulary(labels), {}
+    elif params.method == "recipe":
+        texts = [item["english"] for item in items]
+        labels, vocabulary, dropped = extract_labels(texts, params, tagger, progress)
     else:
         texts = [item["english"] for item in items]
-        labels, vocabulary = extract_labels(texts, params, tagger=tagger, progress=progress)
+        extraction = extract_phrase_labels(texts, params, tagger, progress)
+        labels, vocabulary = extraction.labels, extraction.vocabulary
+        negated_items, dropped = extraction.negated_items, extraction.dropped
     if not any(vocabulary.values()):
         raise PipelineError(f"{source}: no tags found (no nouns or adjectives in any item)")
     labelled = [
         {"id": item["id"], "tags": item_labels}
         for item, item_labels in zip(items, labels, strict=True)
     ]
-    return labelled, vocabulary
+    return TagResult(labelled, vocabulary, negated_items, dropped)
 
 
 def tag_frequency(labelled: Sequence[dict], vocabulary: dict[str, list[str]]) -> list[dict]:
@@ -312,3 +358,223 @@ def tag_frequency(labelled: Sequence[dict], vocabulary: dict[str, list[str]]) ->
     }
     rows = [{"tag": tag, "kind": kind, "items": counts[tag]} for tag, kind in kind_of.items()]
     return sorted(rows, key=lambda row: (-row["items"], row["tag"]))
+
+
+# --- Method "phrases" ---------------------------------------------------------------------------
+# 1. Every description is POS-tagged and read into mentions (text.phrases): noun and adjective
+#    phrases with fallbacks, negation, relations and attached modifiers resolved; words and
+#    phrases pass through the synonym table. Carriers, whose modifiers describe the dress, are
+#    the nouns listed as carriers ("dress", "skirt") and the generic words ("color").
+# 2. A negated mention becomes its positive tag where negated_tags.tsv has one, else it is no
+#    tag of that item.
+# 3. Phrase tags: phrases (each mention's preferred term) on at least min_items and at most
+#    max_df of the items, not generic, ranked by their summed TF-IDF weight over the items;
+#    the first vocab_size are kept. Every other mention falls back to the first kept phrase or
+#    the single word of its chain.
+# 4. Noun and adjective tags: the same rule over the single words the mentions fell back to.
+# 5. An item's tags are all its mentions' vocabulary terms: no per-item top-k cut, so every
+#    attribute the text states that made the vocabulary is a tag.
+
+
+@dataclass
+class PhraseExtraction:
+    """Everything the method "phrases" decided: labels, vocabulary and the report's counts."""
+
+    labels: list[list[str]]
+    vocabulary: dict[str, list[str]]
+    negated_items: Counter  # term -> items whose text negates it
+    dropped: dict[str, tuple[int, str]]  # term -> (items, why it is no tag)
+
+
+def make_word_normaliser(lemmatize: bool):
+    """Token -> candidate word: lower-case alphabetic words (plurals singular with `lemmatize`)
+    through the synonym table; "" for anything else (numbers, stop words, short words)."""
+
+    def normalise(token: str, tag: str) -> str:
+        word = token.lower()
+        if lemmatize and tag in ("NNS", "NNPS"):
+            word = singularize(word)
+        if word in phrases.synonyms():
+            return phrases.canonical(word)
+        if (
+            len(word) < MIN_TERM_LENGTH
+            or not TERM_PATTERN.fullmatch(word)
+            or word in ENGLISH_STOP_WORDS
+        ):
+            return ""
+        return word
+
+    return normalise
+
+
+def positive_mention(mention: phrases.Mention) -> phrases.Mention | None:
+    """A negated mention as its positive tag ("no sleeve" -> sleeveless), or None."""
+    positives = phrases.negated_tags()
+    for term in mention.chain + mention.parts:
+        if term.text in positives:
+            return phrases.Mention((phrases.Term(positives[term.text], ADJECTIVE),), False)
+    return None
+
+
+def term_kinds(mentions: Sequence[Sequence[phrases.Mention]]) -> dict[str, str]:
+    """Each term's kind: phrase for several words, else its majority word kind (ties: noun)."""
+    counts = Counter(
+        (term.text, term.kind) for item in mentions for m in item for term in m.chain + m.parts
+    )
+    kinds = {}
+    for text, _ in counts:
+        if " " in text:
+            kinds[text] = phrases.PHRASE
+        else:
+            noun = counts[text, NOUN] >= counts[text, ADJECTIVE]
+            kinds[text] = NOUN if noun else ADJECTIVE
+    return kinds
+
+
+def choose_terms(
+    documents: Sequence[list[str]], params: PhrasesParams, dropped: dict[str, tuple[int, str]]
+) -> list[str]:
+    """The vocab_size terms with the largest summed TF-IDF weight among the informative ones
+    (min_items <= items <= max_df * all items, not generic); records why the others drop."""
+    items = Counter(term for document in documents for term in set(document))
+    limit = params.max_df * len(documents)
+    generic = set(params.generic_words)
+    eligible = set()
+    for term, count in items.items():
+        if count > limit:
+            dropped[term] = (count, "too frequent")
+        elif term in generic:
+            dropped[term] = (count, "generic")
+        elif count < params.min_items:
+            dropped[term] = (count, "too rare")
+        else:
+            eligible.add(term)
+    scores = tfidf_scores(
+        [[term for term in document if term in eligible] for document in documents]
+    )
+    totals: Counter = Counter()
+    for item_scores in scores:
+        totals.update(item_scores)
+    ranked = sorted(eligible, key=lambda term: (-totals[term], term))
+    for term in ranked[params.vocab_size :]:
+        dropped[term] = (items[term], "beyond vocab_size")
+    return ranked[: params.vocab_size]
+
+
+def resolve(mention: phrases.Mention, kept_phrases: set[str]) -> list[str]:
+    """The first term of the chain that is a kept phrase or a single word; where there is none,
+    the mention's parts (each word of a run of adjectives)."""
+    for term in mention.chain:
+        if term.kind != phrases.PHRASE or term.text in kept_phrases:
+            return [term.text]
+    return [term.text for term in mention.parts]
+
+
+def phrase_labels(
+    mentions: Sequence[Sequence[phrases.Mention]], params: PhrasesParams
+) -> PhraseExtraction:
+    """Vocabulary and labels from each item's mentions (steps 2 to 5 above)."""
+    negated_items: Counter = Counter()
+    positive: list[list[phrases.Mention]] = []
+    for item in mentions:
+        kept, negated = [], set()
+        for mention in item:
+            if mention.negated:
+                negated.update(term.text for term in mention.chain + mention.parts)
+                mention = positive_mention(mention)
+            if mention is not None:
+                kept.append(mention)
+        negated_items.update(negated)
+        positive.append(kept)
+    kinds = term_kinds(positive)
+    dropped: dict[str, tuple[int, str]] = {}
+    phrase_documents = [
+        [m.chain[0].text for m in item if m.chain[0].kind == phrases.PHRASE] for item in positive
+    ]
+    kept_phrases = choose_terms(phrase_documents, params, dropped)
+    resolved = [[term for m in item for term in resolve(m, set(kept_phrases))] for item in positive]
+    vocabulary = {}
+    for kind in (NOUN, ADJECTIVE):
+        documents = [
+            [t for t in item if kinds.get(t) == kind and t not in kept_phrases] for item in resolved
+        ]
+        vocabulary[VOCABULARY_KEYS[kind]] = choose_terms(documents, params, dropped)
+    vocabulary[VOCABULARY_KEYS[phrases.PHRASE]] = kept_phrases
+    in_vocabulary = {term for terms in vocabulary.values() for term in terms}
+    labels = [sorted(set(item) & in_vocabulary) for item in resolved]
+    return PhraseExtraction(labels, vocabulary, negated_items, dropped)
+
+
+def extract_phrase_labels(
+    texts: Sequence[Sequence[str]],
+    params: TagsParams,
+    tagger: TextTagger | None = None,
+    progress: bool = False,
+) -> PhraseExtraction:
+    """Labels of each item by the method "phrases", given each item's English texts."""
+    tagger = TextTagger() if tagger is None else tagger
+    flat = [text for item_texts in texts for text in item_texts]
+    tagged = iter(tagger.tag_texts(flat, progress=progress))
+    tagged_items = [[next(tagged) for _ in item_texts] for item_texts in texts]
+    normalise = make_word_normaliser(params.lemmatize)
+    carriers = frozenset(params.phrases.carriers) | frozenset(params.phrases.generic_words)
+    reader = phrases.SentenceReader(carriers, normalise)
+    mentions = [
+        [mention for sentence in tagged_texts for mention in reader.read(sentence)]
+        for tagged_texts in tagged_items
+    ]
+    return phrase_labels(mentions, params.phrases)
+
+
+# --- Tag report ---------------------------------------------------------------------------------
+
+TOP_DROPPED = 20  # dropped terms listed in the report, most items first
+REPORT_COLUMNS = ["term", "kind", "status", "items"]
+
+
+def tag_report(result: TagResult, method: str) -> dict:
+    """metrics/tags.json: sizes, per vocabulary tag its kind, items and items negating it, and
+    the TOP_DROPPED most frequent terms that are no tag, with why."""
+    frequency = tag_frequency(result.labelled, result.vocabulary)
+    dropped = sorted(result.dropped.items(), key=lambda pair: (-pair[1][0], pair[0]))
+    labelled = result.labelled
+    return {
+        "method": method,
+        "items": len(labelled),
+        "items_without_tags": sum(not item["tags"] for item in labelled),
+        "tags_per_item": round(sum(len(item["tags"]) for item in labelled) / len(labelled), 4),
+        "vocabulary_size": sum(len(terms) for terms in result.vocabulary.values()),
+        "tags": [{**row, "negated_items": result.negated_items[row["tag"]]} for row in frequency],
+        "dropped": [
+            {"term": term, "items": items, "reason": reason}
+            for term, (items, reason) in dropped[:TOP_DROPPED]
+        ],
+    }
+
+
+def tag_report_rows(report: dict) -> list[dict]:
+    """The report as one table for a DVC bar chart: per vocabulary tag a row of items and one
+    of items negating it; per listed dropped term a row with its reason as the status."""
+    rows = []
+    for tag in report["tags"]:
+        rows.append(
+            {"term": tag["tag"], "kind": tag["kind"], "status": "tag", "items": tag["items"]}
+        )
+        rows.append(
+            {
+                "term": tag["tag"],
+                "kind": tag["kind"],
+                "status": "negated",
+                "items": tag["negated_items"],
+            }
+        )
+    for term in report["dropped"]:
+        rows.append(
+            {
+                "term": term["term"],
+                "kind": "dropped",
+                "status": term["reason"],
+                "items": term["items"],
+            }
+        )
+    return rows

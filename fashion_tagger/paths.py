@@ -37,6 +37,8 @@ TAG_FREQUENCY_FILE = Path("metrics/tag_frequency.csv")
 ENCODE_DIR = Path("data/encode")
 LABELS_FILE = ENCODE_DIR / "labels.csv"
 CLASSES_FILE = ENCODE_DIR / "classes.json"
+ATTRIBUTES_FILE = ENCODE_DIR / "attributes.csv"  # id, then one class name per attribute
+ATTRIBUTE_CLASSES_FILE = ENCODE_DIR / "attribute_classes.json"  # {attribute: [classes]}
 # split
 SPLIT_FILE = Path("data/split/split.json")
 SPLIT_SUMMARY_FILE = Path("metrics/split.json")
@@ -56,6 +58,12 @@ EVAL_FILE = Path("metrics/eval.json")
 PER_TAG_FILE = Path("metrics/per_tag.csv")
 PR_CURVE_FILE = Path("metrics/pr_curve.csv")
 GALLERY_FILE = Path("metrics/test_gallery.png")
+ATTRIBUTE_METRICS_FILE = Path("metrics/attributes.json")
+CONFUSION_DIR = Path("metrics/confusion")  # <attribute>.png and baseline_<attribute>.png
+# lr_find (a command, not a stage: its outputs are not tracked)
+LR_FIND_DIR = Path("data/lr_find")
+LR_FIND_PLOT_FILE = LR_FIND_DIR / "lr_find.png"
+LR_FIND_CSV_FILE = LR_FIND_DIR / "lr_find.csv"
 # similar
 SIMILAR_DIR = Path("data/similar")
 EMBEDDINGS_FILE = SIMILAR_DIR / "embeddings.npy"

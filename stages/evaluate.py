@@ -3,24 +3,43 @@
 Writes `metrics/eval.json` (see `fashion_tagger.evaluation.report`), `metrics/per_tag.csv`
 (tag, support, precision, recall, f1, ap, and the tag's val-chosen threshold with its test F1),
 `metrics/pr_curve.csv` (micro-averaged precision-recall, at most `evaluate.pr_points` rows) and
-`metrics/test_gallery.png`; everything is also logged to the MLflow run that train opened.
+`metrics/test_gallery.png`; with `evaluate.tta`, eval.json's "tta" holds micro-F1 and mAP of
+the flip-averaged scores. Models with attribute heads also get `metrics/attributes.json`
+(accuracy, balanced accuracy, macro-F1 per attribute, model and majority-class baseline) and
+`metrics/confusion/<attribute>.png` (and `baseline_<attribute>.png`). Everything is also
+logged to the MLflow run that train opened.
 """
 
 from __future__ import annotations
 
+import shutil
+
 from PIL import Image
 
-from fashion_tagger.data.dataset import load_labelled_split
+from fashion_tagger.data.dataset import SplitData, load_attribute_classes, load_labelled_split
 from fashion_tagger.data.items import evenly_spaced, item_images
 from fashion_tagger.errors import PipelineError, run_stage
+from fashion_tagger.evaluation.attributes import attribute_report, draw_confusions
 from fashion_tagger.evaluation.metrics import micro_pr_curve, top_tags
 from fashion_tagger.evaluation.pictures import draw_gallery
-from fashion_tagger.evaluation.report import EvaluateParams, per_tag_rows, prior_scores, report
+from fashion_tagger.evaluation.report import (
+    EvaluateParams,
+    per_tag_rows,
+    prior_scores,
+    report,
+    tta_block,
+)
 from fashion_tagger.io import read_json, write_csv, write_json
-from fashion_tagger.model.inference import InferenceRuntime, predict_probabilities
-from fashion_tagger.model.network import check_image_size, load_model
+from fashion_tagger.model.inference import (
+    InferenceRuntime,
+    predict_all_probabilities,
+    split_probabilities,
+)
+from fashion_tagger.model.network import Tagger, check_image_size, load_model
 from fashion_tagger.params import read_params
 from fashion_tagger.paths import (
+    ATTRIBUTE_METRICS_FILE,
+    CONFUSION_DIR,
     CURVES_FILE,
     EVAL_FILE,
     GALLERY_FILE,
@@ -33,6 +52,35 @@ from fashion_tagger.torch_utils import select_device
 from fashion_tagger.tracking import Tracker, section_params
 
 
+def evaluate_attributes(
+    tagger: Tagger,
+    data: dict[str, SplitData],
+    probabilities: dict,
+    tta_probabilities: dict | None,
+) -> dict:
+    """metrics/attributes.json and metrics/confusion/ (emptied first; no files for a model of
+    tags only): per attribute, model and majority-class baseline, and the flip-averaged model
+    when evaluate.tta is on."""
+    classes = load_attribute_classes()
+    if list(classes) != list(tagger.attribute_sizes) or any(
+        len(values) != tagger.attribute_sizes[name] for name, values in classes.items()
+    ):
+        raise PipelineError(f"{MODEL_FILE}: trained on other attributes than data/encode")
+    shutil.rmtree(CONFUSION_DIR, ignore_errors=True)
+    CONFUSION_DIR.mkdir(parents=True)
+    result: dict = {}
+    if classes:
+        test, train = data["test"].attributes, data["train"].attributes
+        result = attribute_report(test, probabilities, train, classes)
+        draw_confusions(CONFUSION_DIR, test, probabilities, train, classes)
+        if tta_probabilities is not None:
+            tta = attribute_report(test, tta_probabilities, train, classes)
+            for name in result:
+                result[name]["tta"] = tta[name]["model"]
+    write_json(ATTRIBUTE_METRICS_FILE, result)
+    return result
+
+
 def main() -> None:
     params = read_params("evaluate", EvaluateParams)
     runtime = read_params("runtime.evaluate", InferenceRuntime)
@@ -43,11 +91,18 @@ def main() -> None:
     test = data["test"]
     check_image_size(record, test.images, MODEL_FILE)
     device = select_device(runtime.device, "runtime.evaluate.device")
-    scores = predict_probabilities(tagger, test.images, device, runtime.batch_size)
+    probabilities = predict_all_probabilities(tagger, test.images, device, runtime.batch_size)
+    scores, attribute_probabilities = split_probabilities(tagger, probabilities)
     baseline = prior_scores(data["train"].labels, len(test.ids))
 
     headline = report(test.labels, scores, baseline, params.threshold, record)
+    tta_attributes = None
+    if params.tta:
+        flipped = predict_all_probabilities(tagger, test.images, device, runtime.batch_size, True)
+        tta_scores, tta_attributes = split_probabilities(tagger, flipped)
+        headline["tta"] = tta_block(test.labels, tta_scores, params.threshold)
     write_json(EVAL_FILE, headline)
+    attributes = evaluate_attributes(tagger, data, attribute_probabilities, tta_attributes)
     write_csv(PER_TAG_FILE, per_tag_rows(test.labels, scores, params.threshold, record))
     write_csv(PR_CURVE_FILE, micro_pr_curve(test.labels, scores, params.pr_points))
 
@@ -75,8 +130,18 @@ def main() -> None:
     for mode in ("global", "per_tag"):
         figures = headline["by_threshold"][mode]
         tracker.log_metrics({f"test_{mode}_{key}": value for key, value in figures.items()})
+    if "tta" in headline:
+        tracker.log_metrics({f"test_tta_{key}": value for key, value in headline["tta"].items()})
+    for name, figures in attributes.items():
+        for who, prefix in (("model", "test"), ("baseline", "baseline_test"), ("tta", "test_tta")):
+            numbers = {k: v for k, v in figures.get(who, {}).items() if k != "class"}
+            tracker.log_metrics({f"{prefix}_{name}_{key}": v for key, v in numbers.items()})
     for path in (EVAL_FILE, PER_TAG_FILE, PR_CURVE_FILE, GALLERY_FILE, CURVES_FILE):
         tracker.log_artifact(path, "plots" if path.suffix != ".json" else None)
+    if attributes:
+        tracker.log_artifact(ATTRIBUTE_METRICS_FILE)
+        for path in sorted(CONFUSION_DIR.glob("*.png")):
+            tracker.log_artifact(path, "plots/confusion")
     tracker.end()
     model, prior, tuned = headline["model"], headline["baseline"], headline["by_threshold"]
     print(

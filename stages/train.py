@@ -2,7 +2,8 @@
 
 Reads `data/prepare/` (the uint8 image cache), `data/encode/` and `data/split/`. Writes
 - `data/train/model.pt`: the epoch with the best val mAP, with its tag thresholds chosen on the
-  val split (`fashion_tagger.evaluation.thresholds`);
+  val split (`fashion_tagger.evaluation.thresholds`) and, when encode wrote attributes, one
+  softmax head per attribute (loss: the tags' plus their cross-entropies);
 - `data/train/mlflow_run.json`: the MLflow run that evaluate reopens (a cached output, so
   `dvc exp apply`, `dvc checkout` and `dvc pull` restore the right one);
 - `metrics/train_curves.csv`: per epoch train loss, val loss, val micro/macro F1, val mAP, LR.
@@ -13,7 +14,7 @@ continues the matching run, and parallel experiments never share one.
 
 from __future__ import annotations
 
-from fashion_tagger.data.dataset import load_labelled_split
+from fashion_tagger.data.dataset import load_attribute_classes, load_labelled_split
 from fashion_tagger.errors import run_stage
 from fashion_tagger.io import write_csv, write_json
 from fashion_tagger.model.network import save_model
@@ -29,6 +30,7 @@ from fashion_tagger.model.training import (
 )
 from fashion_tagger.params import read_params
 from fashion_tagger.paths import (
+    ATTRIBUTES_FILE,
     CHECKPOINTS_DIR,
     CLASSES_FILE,
     CURVES_FILE,
@@ -47,7 +49,8 @@ def main() -> None:
     params = read_params("train", TrainParams)
     runtime = read_params("runtime.train", TrainRuntime)
     classes, data = load_labelled_split(("train", "val"))
-    data_files = [LABELS_FILE, SPLIT_FILE]
+    attribute_classes = load_attribute_classes()
+    data_files = [LABELS_FILE, SPLIT_FILE, *([ATTRIBUTES_FILE] if attribute_classes else [])]
     run_fingerprint = fingerprint(params, data_files, data["train"].images.shape[1:])
     checkpoint = repo_path(CHECKPOINTS_DIR) / run_fingerprint[:16] / "last.pt"
 
@@ -66,11 +69,12 @@ def main() -> None:
             on_epoch=lambda row: tracker.log_metrics(
                 {k: v for k, v in row.items() if k != "epoch"}, step=row["epoch"]
             ),
+            attribute_classes=attribute_classes,
         )
         device = select_device(runtime.device, "runtime.train.device")
         thresholds = tune_thresholds(tagger, data["val"], params, device)
         height, width = data["train"].images.shape[1:3]
-        save_model(MODEL_FILE, tagger, classes, height, width, thresholds)
+        save_model(MODEL_FILE, tagger, classes, height, width, thresholds, attribute_classes)
         write_csv(CURVES_FILE, curves_rows(history), CURVE_COLUMNS)
         tracker.log_metrics(
             {"best_epoch": best_epoch(history), "val_global_threshold": thresholds["global"]}

@@ -17,7 +17,7 @@ import torch
 from fashion_tagger.errors import PipelineError
 from fashion_tagger.model.inference import predict_logits
 from fashion_tagger.model.network import Tagger, load_model, save_model
-from fashion_tagger.serving.predict import list_images, load_pixels, tag_pixels
+from fashion_tagger.serving.predict import list_images, load_pixels, score_pixels
 from fashion_tagger.serving.pyfunc import log_tagger
 from stages import predict
 from tests.restricted_env import build_site, requirement_names
@@ -88,7 +88,8 @@ def test_table_output_and_threshold_modes(tiny_model, capsys):
     assert len(table) == 7 and table[0].startswith(f"{images}/d0.jpg: ")
     tagger, record = load_model(model_file)
     pixels = load_pixels(list_images([images]), HEIGHT, WIDTH)
-    fixed = tag_pixels(tagger, record, pixels, "fixed")
+    fixed, attributes = score_pixels(tagger, record, pixels, "fixed")
+    assert attributes == [{}] * 7  # a model of tags only
     fixed_json = json.loads(
         run_predict(capsys, images, "--model", model_file, "--json", "--threshold", "fixed")
     )

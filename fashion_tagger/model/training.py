@@ -34,7 +34,7 @@ from fashion_tagger.errors import PipelineError
 from fashion_tagger.evaluation.metrics import summary
 from fashion_tagger.evaluation.thresholds import choose_thresholds
 from fashion_tagger.model.inference import predict_logits, predict_probabilities
-from fashion_tagger.model.losses import LossParams, make_loss
+from fashion_tagger.model.losses import LossParams, make_loss, multi_head_loss
 from fashion_tagger.model.network import Head, Tagger
 from fashion_tagger.params import StrictModel
 from fashion_tagger.torch_utils import DeviceChoice, autocast_dtype, save_torch, select_device
@@ -66,6 +66,7 @@ class TrainParams(StrictModel):
     backbone_lr_mult: float = Field(gt=0)  # backbone LR = lr * this (once unfrozen)
     augment: AugmentParams
     loss: LossParams
+    attribute_weights: dict[str, float] = {}  # attribute -> weight of its cross-entropy (1)
     optimizer: Literal["adam", "adamw", "sgd"]
     lr: float = Field(gt=0)
     weight_decay: float = Field(ge=0)  # on weights only: biases and norm params are spared
@@ -155,7 +156,7 @@ def make_loader(
         raise PipelineError(
             f"param train.batch_size: {params.batch_size} exceeds the {len(data.ids)} train items"
         )
-    dataset = CachedImages(data.images, data.labels, build_augmentation(params.augment))
+    dataset = CachedImages(data.images, data.targets(), build_augmentation(params.augment))
     return DataLoader(
         dataset,
         batch_size=params.batch_size,
@@ -299,6 +300,7 @@ def validate(
 ) -> dict[str, float]:
     """Validation loss (plain BCE, comparable across losses), micro/macro F1 and mAP."""
     logits = torch.from_numpy(predict_logits(tagger, data.images, device, batch_size))
+    logits = logits[:, : data.labels.shape[1]]  # the tags' logits (attribute heads follow)
     targets = torch.from_numpy(data.labels)
     scores = summary(data.labels, torch.sigmoid(logits).numpy(), threshold)
     return {
@@ -323,6 +325,23 @@ def cpu_state(module: nn.Module) -> dict[str, torch.Tensor]:
     return {key: value.detach().to("cpu", copy=True) for key, value in module.state_dict().items()}
 
 
+def training_loss(
+    params: TrainParams, train_labels: np.ndarray, attribute_sizes: dict[str, int], device
+):
+    """The tags' loss, plus the attribute heads' weighted cross-entropies when there are any."""
+    loss = make_loss(params.loss, train_labels, device)
+    unknown = sorted(set(params.attribute_weights) - set(attribute_sizes))
+    if unknown:
+        raise PipelineError(
+            f"param train.attribute_weights: {unknown} are not attributes of the data "
+            f"({sorted(attribute_sizes)})"
+        )
+    if not attribute_sizes:
+        return loss
+    weights = [params.attribute_weights.get(name, 1.0) for name in attribute_sizes]
+    return multi_head_loss(loss, train_labels.shape[1], list(attribute_sizes.values()), weights)
+
+
 def fit(
     params: TrainParams,
     runtime: TrainRuntime,
@@ -331,6 +350,7 @@ def fit(
     checkpoint_path: Path,
     run_fingerprint: str,
     on_epoch: Callable[[dict], None] = lambda row: None,
+    attribute_classes: dict[str, list[str]] | None = None,
 ) -> tuple[Tagger, list[dict]]:
     """Train for up to `params.epochs` epochs (resuming if asked), checkpointing after each one.
 
@@ -347,13 +367,19 @@ def fit(
     torch.manual_seed(params.seed)
     generator = torch.Generator().manual_seed(params.seed)
 
+    attribute_sizes = {name: len(values) for name, values in (attribute_classes or {}).items()}
     tagger = Tagger(
-        params.backbone, len(classes), params.dropout, params.head, params.pretrained
+        params.backbone,
+        len(classes),
+        params.dropout,
+        params.head,
+        params.pretrained,
+        attribute_sizes,
     ).to(device)
     if device.type == "cuda":
         tagger = tagger.to(memory_format=torch.channels_last)
     loader = make_loader(data["train"], params, generator, device.type == "cuda", runtime.workers)
-    loss_function = make_loss(params.loss, data["train"].labels, device)
+    loss_function = training_loss(params, data["train"].labels, attribute_sizes, device)
     groups = parameter_groups(tagger, params.lr, params.backbone_lr_mult, params.weight_decay)
     optimizer = make_optimizer(params.optimizer, groups)
     total_steps = params.epochs * len(loader)

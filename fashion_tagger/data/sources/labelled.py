@@ -6,8 +6,11 @@ and/or commas. Image paths are relative to `images_dir`, which defaults to the C
 folder; `image_suffix` is appended to each (e.g. ".jpg" where the CSV lists bare names).
 Each image is verified (decodes, not too small, not a decompression bomb) and copied to
 `raw_dir/images/<same relative path>`. Items get "descriptions": [] and "tags": [...], so the
-tag extraction stages pass them through. A missing file, an unreadable image, an empty tag
-list or a path leaving the images folder is a one-line error naming the CSV line.
+tag extraction stages pass them through. `attributes` names single-choice columns (Fashion
+Product Images' gender, articleType, baseColour): items then carry "attributes": {column:
+value}, which encode turns into one softmax head each. A missing file, an unreadable image,
+an empty tag list or attribute, or a path leaving the images folder is a one-line error naming
+the CSV line.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ class Params(StrictModel):
     images_dir: str | None = None  # null: the folder holding the CSV
     image_column: str = "image"
     tags_column: str = "tags"
+    attributes: list[str] = []  # single-choice columns (e.g. gender, articleType), one head each
     image_suffix: str = ""  # appended to every image path, e.g. ".jpg"
     min_side: int = Field(default=32, ge=1)
     max_pixels: int = Field(default=40_000_000, ge=1)
@@ -42,6 +46,17 @@ class Params(StrictModel):
 def parse_tags(text: str) -> list[str]:
     """Tags from a space- and/or comma-separated cell, in order, without repeats."""
     return list(dict.fromkeys(tag for tag in TAG_SEPARATORS.split(text) if tag))
+
+
+def parse_attributes(row: dict, names: list[str], where: str) -> dict[str, str]:
+    """The row's single-choice attribute values by column name; an empty cell is an error."""
+    values = {}
+    for name in names:
+        value = (row.get(name) or "").strip()
+        if not value:
+            raise PipelineError(f"{where}: empty attribute '{name}'")
+        values[name] = value
+    return values
 
 
 def resolve_inside(folder: Path, relative: str) -> Path:
@@ -53,15 +68,16 @@ def resolve_inside(folder: Path, relative: str) -> Path:
     return path
 
 
-def read_rows(params: Params) -> list[tuple[int, str, list[str]]]:
-    """(CSV line number, image path, tags) for every row, checking columns and tags."""
+def read_rows(params: Params) -> list[tuple[int, str, list[str], dict[str, str]]]:
+    """(CSV line number, image path, tags, attributes) for every row, checking columns and
+    tags."""
     csv_path = Path(params.csv)
     if not csv_path.is_file():
         raise PipelineError(f"{csv_path}: file not found")
     rows = []
     with csv_path.open(encoding="utf-8-sig", newline="") as handle:
         reader = csv.DictReader(handle)
-        for column in (params.image_column, params.tags_column):
+        for column in (params.image_column, params.tags_column, *params.attributes):
             if column not in (reader.fieldnames or []):
                 raise PipelineError(
                     f"{csv_path}: missing column '{column}' (header: {reader.fieldnames})"
@@ -74,7 +90,8 @@ def read_rows(params: Params) -> list[tuple[int, str, list[str]]]:
             tags = parse_tags(row[params.tags_column] or "")
             if not tags:
                 raise PipelineError(f"{where}: {image}: no tags")
-            rows.append((reader.line_num, image + params.image_suffix, tags))
+            attributes = parse_attributes(row, params.attributes, f"{where}: {image}")
+            rows.append((reader.line_num, image + params.image_suffix, tags, attributes))
     if not rows:
         raise PipelineError(f"{csv_path}: no rows")
     return rows
@@ -90,7 +107,8 @@ def fetch(params: Params, raw_dir: Path) -> list[dict]:
     root = images_dir.resolve()
     width = max(5, len(str(len(rows) - 1)))
     items = []
-    for index, (line, image, tags) in enumerate(tqdm(rows, desc="labelled images", unit="img")):
+    progress = tqdm(rows, desc="labelled images", unit="img")
+    for index, (line, image, tags, attributes) in enumerate(progress):
         where = f"{csv_path}: line {line}: {image}"
         try:
             source = resolve_inside(root, image)
@@ -106,13 +124,12 @@ def fetch(params: Params, raw_dir: Path) -> list[dict]:
         relative = source.relative_to(root).as_posix()
         with atomic_path(raw_dir / "images" / relative) as temporary:
             temporary.write_bytes(data)
-        items.append(
-            {
-                "id": f"l{index:0{width}d}",
-                "image": f"images/{relative}",
-                "url": image,
-                "descriptions": [],
-                "tags": tags,
-            }
-        )
+        item = {
+            "id": f"l{index:0{width}d}",
+            "image": f"images/{relative}",
+            "url": image,
+            "descriptions": [],
+            "tags": tags,
+        }
+        items.append(item | ({"attributes": attributes} if attributes else {}))
     return items

@@ -6,7 +6,7 @@ Runs the same sweep as `python -m stages.lr_find` (the `train:` params, `runtime
 `data/prepare/`, `data/encode/` and `data/split/` (`dvc repro prepare split`). Run from the repo
 root:
 
-    python -m benchmarks.bench_lr_find [--repeats 3] [--steps 200]
+    python -m benchmarks.bench_lr_find [--repeats 3] [--steps 100]
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from fashion_tagger.torch_utils import select_device
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3, help="sweeps timed")
-    parser.add_argument("--steps", type=int, default=200, help="steps per sweep at most")
+    parser.add_argument("--steps", type=int, default=100, help="steps per sweep at most")
     args = parser.parse_args()
     params = read_params("train", TrainParams)
     runtime = read_params("runtime.train", TrainRuntime)

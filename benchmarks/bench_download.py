@@ -3,10 +3,11 @@
 Serves a FEIDEGGER-format release of N small JPEGs from a local HTTP server (a child
 process, keep-alive) that waits a fixed latency before every image response, as a remote
 image server would; downloads it into a fresh cache with each worker count (fetch, verify,
-cache, link: the whole path) and prints images/s and the speed-up ratio. With no latency the
-figure is the CPU ceiling of the machine, shared with the server process.
+cache, link: the whole path), `--repeats` times per worker count, and prints the median
+images/s with its spread (min-max) and the ratio of the medians. With no latency the figure is
+the CPU ceiling of the machine, shared with the server process.
 
-    python -m benchmarks.bench_download [--images 200] [--latency-ms 20]
+    python -m benchmarks.bench_download [--images 200] [--latency-ms 20] [--repeats 3]
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import contextlib
 import io
 import json
 import multiprocessing
+import statistics
 import tempfile
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -87,18 +89,26 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=int, default=200)
     parser.add_argument("--latency-ms", type=float, default=20.0)
+    parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
     server, release_url = serve(args.images, args.latency_ms / 1000)
+    default_workers = feidegger.Runtime().workers
+    rates: dict[int, list[float]] = {1: [], default_workers: []}
     try:
-        default_workers = feidegger.Params().workers
-        single = images_per_second(release_url, 1, args.images)
-        parallel = images_per_second(release_url, default_workers, args.images)
+        for _ in range(args.repeats):
+            for workers, runs in rates.items():
+                runs.append(images_per_second(release_url, workers, args.images))
     finally:
         server.terminate()
-    print(f"{args.images} images, {args.latency_ms:g} ms latency per image request")
-    print(f"1 worker:   {single:8.1f} images/s")
-    print(f"{default_workers} workers: {parallel:8.1f} images/s")
-    print(f"ratio:      {parallel / single:8.2f}x")
+    print(f"{args.images} images, {args.latency_ms:g} ms latency per image request, ", end="")
+    print(f"{args.repeats} repeats")
+    for workers, runs in rates.items():
+        print(
+            f"{workers:3d} worker(s): median {statistics.median(runs):8.1f} images/s "
+            f"(spread {min(runs):.1f}-{max(runs):.1f})"
+        )
+    ratio = statistics.median(rates[default_workers]) / statistics.median(rates[1])
+    print(f"ratio of medians: {ratio:.2f}x")
 
 
 if __name__ == "__main__":

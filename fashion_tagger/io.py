@@ -12,7 +12,9 @@ import hashlib
 import io
 import json
 import os
+import re
 import tempfile
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -23,6 +25,11 @@ from fashion_tagger.errors import PipelineError
 _UMASK = os.umask(0)
 os.umask(_UMASK)
 FILE_MODE = 0o666 & ~_UMASK
+# Temporaries are named ".<final name>.pid<writer pid>-<random>.tmp", so a later run can tell
+# whether their writer still lives (see remove_dead_temporaries).
+TEMP_OWNER = "pid"
+TEMP_NAME = re.compile(r"^\..+\.pid(\d+)-[^.]+\.tmp$")
+ORPHAN_TEMP_SECONDS = 3600  # a temporary this old is dead even if its pid was reused
 
 
 @contextlib.contextmanager
@@ -30,7 +37,8 @@ def atomic_path(path: Path | str) -> Iterator[Path]:
     """Yield a temporary path beside `path`; it takes the final name only if the block succeeds."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    prefix = f".{path.name}.{TEMP_OWNER}{os.getpid()}-"
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=prefix, suffix=".tmp")
     os.close(handle)
     temporary = Path(temporary)
     try:
@@ -96,3 +104,46 @@ def sha256_files(paths: Iterable[Path | str], digest=None) -> str:
             for chunk in iter(lambda: handle.read(1 << 20), b""):
                 digest.update(chunk)
     return digest.hexdigest()
+
+
+def process_alive(pid: int) -> bool:
+    """True if a process with this id exists on this machine (signal 0 probes, sends nothing)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by another user
+        return True
+    return True
+
+
+def temporary_is_dead(path: Path, now: float) -> bool:
+    """True for a temporary whose writer is gone: its pid has exited, or it is over an hour old.
+
+    The age bound covers a pid reused by an unrelated process and temporaries from before pids
+    were part of the name; no write of this pipeline keeps one temporary open that long.
+    """
+    match = TEMP_NAME.match(path.name)
+    if match and not process_alive(int(match.group(1))):
+        return True
+    return now - path.stat().st_mtime > ORPHAN_TEMP_SECONDS
+
+
+def remove_dead_temporaries(folder: Path | str, recursive: bool = False) -> int:
+    """Delete the temporaries that killed runs left in `folder`; how many were removed.
+
+    Safe beside a live run using the same folder (`dvc queue start -j 2`): a live writer's
+    temporary carries a live pid and is young, so it is kept; a rename racing the deletion is
+    harmless (the file is then simply gone or already final).
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        return 0
+    now = time.time()
+    removed = 0
+    for temporary in folder.rglob(".*.tmp") if recursive else folder.glob(".*.tmp"):
+        with contextlib.suppress(FileNotFoundError):
+            if temporary.is_file() and temporary_is_dead(temporary, now):
+                temporary.unlink()
+                removed += 1
+    return removed

@@ -2,24 +2,44 @@
 
 The store is `sqlite:///<root>/mlflow.db` with artifacts in `<root>/mlartifacts`, where root is
 `$DVC_ROOT` (set by `dvc exp run --temp/--queue`, which run in a temporary copy of the repo) or
-else the current directory; `$MLFLOW_TRACKING_URI` overrides the store. Tracking is a side
-channel: if the store cannot be used, the stage prints one warning line and carries on without it.
+else the current directory; `$MLFLOW_TRACKING_URI` overrides the store. With a tracking server
+(an http(s) URI) the server decides where artifacts and models go (its
+`--artifacts-destination`); only a local database store gets `<root>/mlartifacts`.
+
+Tracking is a side channel: if the store cannot be used, the stage prints one warning line and
+carries on without it. A server is asked once, with a short timeout, before anything else, and
+MLflow's own HTTP retries are bounded for the stage, so an unreachable server costs seconds,
+not minutes. Every run is tagged with the host and process id that opened it; a run still
+RUNNING whose process on this host has gone (a killed stage) is marked KILLED when the next
+stage opens a run.
 """
 
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from fashion_tagger.io import sha256_files
+from fashion_tagger.io import process_alive, sha256_files
 from fashion_tagger.params import PARAMS_FILE, flatten, load_params_file
 from fashion_tagger.paths import repo_root
 
 EXPERIMENT_NAME = "fashion-tagger"
+SERVER_SCHEMES = ("http", "https")
+HEALTH_TIMEOUT = 5.0  # seconds to wait for a tracking server's first answer
+# MLflow's HTTP client retries 7 times with backoff by default (minutes against a dead server);
+# a user's own settings of these variables win.
+HTTP_LIMITS = {
+    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2",
+    "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
+    "MLFLOW_HTTP_REQUEST_TIMEOUT": "30",
+}
+HOST_TAG = "fashion_tagger.host"
+PID_TAG = "fashion_tagger.pid"
 
 
 def tracking_uri() -> str:
@@ -27,9 +47,65 @@ def tracking_uri() -> str:
     return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{repo_root() / 'mlflow.db'}"
 
 
-def artifact_location() -> str:
-    """Where a newly created experiment keeps its artifacts: <root>/mlartifacts."""
+def is_server(uri: str) -> bool:
+    """True for a tracking server (http or https), which owns its artifact store."""
+    return uri.split(":", 1)[0].lower() in SERVER_SCHEMES
+
+
+def artifact_location() -> str | None:
+    """Where a newly created experiment keeps its artifacts: <root>/mlartifacts for a local
+    database store; None (the server's own default) for a tracking server."""
+    if is_server(tracking_uri()):
+        return None
     return (repo_root() / "mlartifacts").as_uri()
+
+
+def check_server(uri: str) -> None:
+    """Ask a tracking server once, with a short timeout; raise ConnectionError if it is silent.
+
+    Any HTTP answer counts as reachable (a server behind auth may refuse /health).
+    """
+    import requests
+
+    try:
+        requests.get(f"{uri.rstrip('/')}/health", timeout=HEALTH_TIMEOUT)
+    except requests.RequestException as error:
+        kind = "timed out" if isinstance(error, requests.Timeout) else "connection failed"
+        raise ConnectionError(f"server unreachable ({kind} within {HEALTH_TIMEOUT:g} s)") from None
+
+
+def limit_http_waits() -> None:
+    """Bound MLflow's HTTP retries and timeout for this stage (a user's own settings win)."""
+    for name, value in HTTP_LIMITS.items():
+        os.environ.setdefault(name, value)
+
+
+def owner_tags() -> dict[str, str]:
+    """Tags naming the process that holds a run open, so a later stage can tell it died."""
+    return {HOST_TAG: socket.gethostname(), PID_TAG: str(os.getpid())}
+
+
+def mark_killed_runs(experiment_id: str) -> list[str]:
+    """Mark KILLED the runs left RUNNING by processes of this host that no longer exist.
+
+    Runs opened on other hosts, and runs whose process is alive (a parallel `dvc queue`
+    worker), are left alone. Returns the ids marked.
+    """
+    import mlflow
+
+    client = mlflow.MlflowClient()
+    running = client.search_runs(
+        [experiment_id],
+        filter_string=f"attributes.status = 'RUNNING' and tags.`{HOST_TAG}` = "
+        f"'{socket.gethostname()}'",
+    )
+    killed = []
+    for run in running:
+        pid = run.data.tags.get(PID_TAG, "")
+        if pid.isdigit() and int(pid) != os.getpid() and not process_alive(int(pid)):
+            client.set_terminated(run.info.run_id, "KILLED")
+            killed.append(run.info.run_id)
+    return killed
 
 
 def read_all_params(path: Path = PARAMS_FILE) -> dict[str, Any]:
@@ -111,33 +187,46 @@ class Tracker:
 
     def _start(self, run_id: str | None, tags: dict[str, Any], params: dict[str, Any]) -> None:
         quiet_mlflow()
+        limit_http_waits()
+        uri = tracking_uri()
+        if is_server(uri):
+            check_server(uri)
         import mlflow
 
-        mlflow.set_tracking_uri(tracking_uri())
+        mlflow.set_tracking_uri(uri)
+        experiment_id = self._experiment_id()
+        mark_killed_runs(experiment_id)
         params = {key: str(value) for key, value in params.items()}
         if run_id is None:
-            run = self._new_run(tags)
+            run = self._new_run(experiment_id, tags)
         else:
             logged = mlflow.get_run(run_id).data.params
             if all(logged.get(key, value) == value for key, value in params.items()):
                 run = mlflow.start_run(run_id=run_id)
+                mlflow.set_tags(owner_tags())
             else:
-                run = self._new_run(tags | {"mlflow.parentRunId": run_id})
+                run = self._new_run(experiment_id, tags | {"mlflow.parentRunId": run_id})
         self.run_id = run.info.run_id
         mlflow.log_params(params)
 
     @staticmethod
-    def _new_run(tags: dict[str, Any]):
+    def _experiment_id() -> str:
+        """The pipeline's experiment, created on first use."""
         import mlflow
 
         experiment = mlflow.get_experiment_by_name(EXPERIMENT_NAME)
-        experiment_id = (
-            experiment.experiment_id
-            if experiment
-            else mlflow.create_experiment(EXPERIMENT_NAME, artifact_location())
-        )
+        if experiment is not None:
+            return experiment.experiment_id
+        return mlflow.create_experiment(EXPERIMENT_NAME, artifact_location())
+
+    @staticmethod
+    def _new_run(experiment_id: str, tags: dict[str, Any]):
+        import mlflow
+
         name = os.environ.get("DVC_EXP_NAME") or None
-        return mlflow.start_run(experiment_id=experiment_id, run_name=name, tags=tags)
+        return mlflow.start_run(
+            experiment_id=experiment_id, run_name=name, tags=tags | owner_tags()
+        )
 
     def log_metrics(self, metrics: dict[str, float], step: int | None = None) -> None:
         import mlflow
@@ -157,6 +246,15 @@ class Tracker:
         import mlflow
 
         self._guard("end run", mlflow.end_run, status)
+
+    def discard(self) -> None:
+        """End and delete the run: a stage stopped by bad input leaves no FAILED run behind."""
+        import mlflow
+
+        run_id = self.run_id
+        self.end("FAILED")
+        if run_id is not None:
+            self._guard("delete run", mlflow.delete_run, run_id)
 
 
 def pipeline_tags(data_files: Iterable[Path]) -> dict[str, str]:

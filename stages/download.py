@@ -38,20 +38,24 @@ def check_labelled_paths(params: labelled.Params) -> None:
 
 
 def fetch_items(params: DownloadParams) -> list[dict]:
-    """Run the chosen source into data/raw; its normalised items."""
+    """Run the chosen source into data/raw; its normalised items.
+
+    The images folder must hold exactly this run's images, whatever ran before, but it is
+    emptied only once the source has been checked (labelled and feidegger empty it themselves
+    after reading their CSV or release JSON), so a bad source leaves the last good data alone.
+    """
     if params.source == "labelled":
         check_labelled_paths(params.labelled)
         return labelled.fetch(params.labelled, RAW_DIR)
     if params.source == "feidegger":
         runtime = read_params("runtime.download", feidegger.Runtime)
         return feidegger.fetch(params.feidegger, RAW_DIR, runtime)
+    shutil.rmtree(IMAGES_DIR, ignore_errors=True)  # sample: its params are its only input
     return sample.fetch(params.sample, RAW_DIR)
 
 
 def main() -> None:
     params = read_params("download", DownloadParams)
-    # start from an empty images folder so it holds exactly this run's images, whatever ran before
-    shutil.rmtree(IMAGES_DIR, ignore_errors=True)
     items = fetch_items(params)
     write_items(ITEMS_FILE, items)
     print(f"download: {len(items)} items from source '{params.source}' -> {ITEMS_FILE}")

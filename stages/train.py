@@ -15,8 +15,8 @@ continues the matching run, and parallel experiments never share one.
 from __future__ import annotations
 
 from fashion_tagger.data.dataset import load_attribute_classes, load_labelled_split
-from fashion_tagger.errors import run_stage
-from fashion_tagger.io import write_csv, write_json
+from fashion_tagger.errors import PipelineError, run_stage
+from fashion_tagger.io import remove_dead_temporaries, write_csv, write_json
 from fashion_tagger.model.network import save_model
 from fashion_tagger.model.training import (
     CURVE_COLUMNS,
@@ -53,6 +53,8 @@ def main() -> None:
     data_files = [LABELS_FILE, SPLIT_FILE, *([ATTRIBUTES_FILE] if attribute_classes else [])]
     run_fingerprint = fingerprint(params, data_files, data["train"].images.shape[1:])
     checkpoint = repo_path(CHECKPOINTS_DIR) / run_fingerprint[:16] / "last.pt"
+    remove_dead_temporaries(repo_path(CHECKPOINTS_DIR), recursive=True)
+    device = select_device(runtime.device, "runtime.train.device")  # checked before a run opens
 
     # Evaluate logs its own section: it may re-run alone with other values.
     tracker = Tracker().start(
@@ -71,7 +73,6 @@ def main() -> None:
             ),
             attribute_classes=attribute_classes,
         )
-        device = select_device(runtime.device, "runtime.train.device")
         thresholds = tune_thresholds(tagger, data["val"], params, device)
         height, width = data["train"].images.shape[1:3]
         save_model(MODEL_FILE, tagger, classes, height, width, thresholds, attribute_classes)
@@ -82,6 +83,12 @@ def main() -> None:
         tracker.call("log model", log_tagger, MODEL_FILE)
         tracker.log_artifact(CLASSES_FILE)
         tracker.log_artifact(CURVES_FILE, "plots")
+    except PipelineError:
+        tracker.discard()  # bad input: nothing trained worth keeping a run for
+        raise
+    except KeyboardInterrupt:
+        tracker.end("KILLED")
+        raise
     except BaseException:
         tracker.end("FAILED")
         raise

@@ -40,3 +40,28 @@ def test_unknown_source_is_a_one_line_error_naming_the_param(workdir):
     (workdir / "params.yaml").write_text(text)
     with pytest.raises(PipelineError, match="param download.source"):
         download.main()
+
+
+def test_a_source_that_fails_its_checks_leaves_the_last_images(workdir):
+    """The images folder is emptied only after the source has been read and checked."""
+    previous = workdir / "data/raw/images/s00001.jpg"
+    previous.parent.mkdir(parents=True)
+    previous.write_bytes(b"last good run")
+    params = yaml.safe_load((workdir / "params.yaml").read_text())
+    params["download"]["source"] = "feidegger"
+    feidegger = params["download"]["feidegger"]
+    feidegger.update(json_url="http://127.0.0.1:9/release.json", retries=0, cache_dir="cache")
+    (workdir / "params.yaml").write_text(yaml.safe_dump(params))
+    with pytest.raises(PipelineError, match="release.json: download failed: connection failed"):
+        download.main()
+    assert previous.read_bytes() == b"last good run"
+
+    params["download"]["source"] = "labelled"
+    params["download"]["labelled"]["csv"] = "data/labelled/labels.csv"
+    (workdir / "params.yaml").write_text(yaml.safe_dump(params))
+    csv_path = workdir / "data/labelled/labels.csv"
+    csv_path.parent.mkdir(parents=True)
+    csv_path.write_text("image,tags\na.jpg,red,long,dress\n")
+    with pytest.raises(PipelineError, match="labels.csv: line 2: 4 fields"):
+        download.main()
+    assert previous.read_bytes() == b"last good run"

@@ -8,10 +8,12 @@ import io
 import json
 import os
 import posixpath
-import random
 import re
+import signal
 import socket
 import struct
+import subprocess
+import sys
 import threading
 import time
 from collections import Counter
@@ -22,13 +24,15 @@ from urllib.parse import urlsplit
 
 import pytest
 import requests
+import urllib3
 import yaml
 from PIL import Image
+from urllib3.exceptions import ProtocolError
 
 from fashion_tagger.data.sources import feidegger
 from fashion_tagger.data.sources.feidegger import FetchError, ImageError, Params
 from fashion_tagger.errors import PipelineError
-from fashion_tagger.io import read_json
+from fashion_tagger.io import ORPHAN_TEMP_SECONDS, read_json, remove_dead_temporaries
 
 REPO = Path(__file__).resolve().parents[1]
 FILE_NAME = re.compile(r"^[0-9a-f]{16}\.(jpg|png)$")
@@ -403,29 +407,63 @@ def test_resize_reencodes_as_jpeg(server: FaultServer, tmp_path: Path):
 def test_retry_after_is_honoured_and_capped(server: FaultServer, tmp_path: Path):
     url = server.route("/r.jpg", status(429, {"Retry-After": "30"}), status(503), ok(b"x"))
     params = fast_params(tmp_path, retry_after_max=0.05, backoff_base=0.2, backoff_max=10)
-    sleeps: list[float] = []
-    with requests.Session() as session:
-        body = feidegger.fetch_bytes(
-            session, url, params, random.Random(0), sleeps.append, FAST_TIMEOUT
-        )
-    assert body == b"x"
-    assert sleeps[0] == 0.05  # the server's 30 s, capped
-    assert 0.2 <= sleeps[1] <= 0.4  # backoff for the second retry: base * 2, with jitter
+    reasons: list[str] = []
+    started = time.monotonic()
+    with feidegger.make_session(params, reasons.append) as session:
+        body = feidegger.fetch_bytes(session, url, params, FAST_TIMEOUT)
+    elapsed = time.monotonic() - started
+    assert body == b"x" and server.hits["/r.jpg"] == 3
+    assert reasons == ["HTTP 429", "HTTP 503"]
+    # the server's 30 s capped to 0.05, then backoff 0.2 * 2 plus up to 0.2 of jitter
+    assert 0.05 + 0.4 <= elapsed < 2.0
 
 
-def test_parse_retry_after():
-    assert feidegger.parse_retry_after("7", cap=60) == 7
-    assert feidegger.parse_retry_after(" 120 ", cap=60) == 60
-    assert feidegger.parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", cap=60) is None
-    assert feidegger.parse_retry_after(None, cap=60) is None
+def test_retry_after_cap_covers_both_header_forms(tmp_path: Path):
+    retry = feidegger.make_retry(fast_params(tmp_path, retry_after_max=60))
+    for value, expected in [("7", 7), (" 120 ", 60), ("Wed, 21 Oct 2015 07:28:00 GMT", 0)]:
+        response = urllib3.HTTPResponse(headers={"Retry-After": value}, status=429)
+        assert retry.get_retry_after(response) == expected
+    assert retry.get_retry_after(urllib3.HTTPResponse(status=429)) is None
 
 
 def test_backoff_grows_and_is_capped(tmp_path: Path):
-    params = fast_params(tmp_path, backoff_base=1.0, backoff_max=5.0)
-    rng = random.Random(1)
-    for attempt, ceiling in [(0, 1.0), (1, 2.0), (2, 4.0), (5, 5.0)]:
-        delay = feidegger.retry_delay(attempt, None, params, rng)
-        assert ceiling / 2 <= delay <= ceiling
+    retry = feidegger.make_retry(fast_params(tmp_path, retries=9, backoff_base=1.0, backoff_max=5))
+    delays = []
+    for _ in range(5):
+        retry = retry.increment("GET", "http://x/a.jpg", error=ProtocolError("reset"))
+        delays.append(retry.get_backoff_time())
+    assert delays[0] == 0  # urllib3 retries the first failure at once
+    for delay, floor in zip(delays[1:], [2.0, 4.0, 5.0, 5.0], strict=True):
+        assert floor <= delay <= min(floor + 1.0, 5.0)
+
+
+def test_exhausted_retries_name_the_reason_and_attempts(server: FaultServer, tmp_path: Path):
+    url = server.route("/down.jpg", status(503))
+    params = fast_params(tmp_path, retries=3)
+    with feidegger.make_session(params) as session, pytest.raises(FetchError) as error:
+        feidegger.fetch_bytes(session, url, params, FAST_TIMEOUT)
+    assert str(error.value) == "HTTP 503 (gave up after 4 attempts)"
+    assert server.hits["/down.jpg"] == 4
+
+
+def test_retries_are_counted_per_reason_and_summed_up(
+    server: FaultServer, tmp_path: Path, capsys: pytest.CaptureFixture
+):
+    urls = [
+        server.route("/a.jpg", status(503), status(503), ok(image_bytes(color=(1, 1, 1)))),
+        server.route("/b.jpg", reset, ok(image_bytes(color=(2, 2, 2)))),
+        server.route("/c.jpg", truncated(image_bytes()), ok(image_bytes(color=(3, 3, 3)))),
+    ]
+    params = fast_params(tmp_path, json_url=publish_release(server, urls))
+    feidegger.fetch(params, tmp_path / "raw", FAST_RUNTIME)
+    report = read_json(tmp_path / "raw" / "download_report.json")
+    assert report["retries"] == {"HTTP 503": 2, "connection broken": 1, "incomplete body": 1}
+    summary = "feidegger: 4 retries (HTTP 503 x2, connection broken x1, incomplete body x1)"
+    assert summary in capsys.readouterr().out
+    assert feidegger.progress_postfix({"done": 1}, {"HTTP 503": 2}) == {
+        "done": 1,
+        "retry HTTP 503": 2,
+    }
 
 
 def test_url_key_is_safe_and_distinct():
@@ -444,8 +482,9 @@ def test_url_key_is_safe_and_distinct():
 
 
 def test_fetch_bytes_refuses_other_schemes(tmp_path: Path):
-    with requests.Session() as session, pytest.raises(FetchError, match="not an http"):
-        feidegger.fetch_bytes(session, "file:///etc/passwd", fast_params(tmp_path), random.Random())
+    params = fast_params(tmp_path)
+    with feidegger.make_session(params) as session, pytest.raises(FetchError, match="not an http"):
+        feidegger.fetch_bytes(session, "file:///etc/passwd", params, FAST_TIMEOUT)
 
 
 def record(**changes) -> dict:
@@ -469,17 +508,47 @@ def record(**changes) -> dict:
         ("not an object", "expected an object"),
     ],
 )
-def test_bad_record_is_one_line_error_naming_its_index(bad, message):
-    with pytest.raises(PipelineError, match=rf"release.json: record 1: .*{message}") as error:
-        feidegger.validate_records([record(), bad], "release.json")
-    assert "\n" not in str(error.value)
+def test_bad_record_problem_is_one_line(bad, message):
+    assert feidegger.record_problem(record()) is None
+    problem = feidegger.record_problem(bad)
+    assert message in problem and "\n" not in problem
+
+
+def test_bad_records_are_reported_and_counted_not_fatal(server: FaultServer, tmp_path: Path):
+    urls = [server.route(f"/{n}.jpg", ok(image_bytes(color=(n, n, n)))) for n in range(3)]
+    records = [{"url": url, "descriptions": DESCRIPTIONS, "split": "1"} for url in urls]
+    records.insert(
+        1, {"url": "ftp://img.example/x.jpg", "descriptions": DESCRIPTIONS, "split": "2"}
+    )
+    records.append(record(descriptions=DESCRIPTIONS[:2]))
+    release = server.route("/release.json", ok(json.dumps(records).encode(), "application/json"))
+
+    items = feidegger.fetch(
+        fast_params(tmp_path, json_url=release, max_missing=0.4), tmp_path / "raw", FAST_RUNTIME
+    )
+    assert [item["id"] for item in items] == ["f00000", "f00002", "f00003"]
+    report = read_json(tmp_path / "raw" / "download_report.json")
+    assert (report["items"], report["invalid_records"], report["missing_items"]) == (5, 2, 2)
+    assert report["invalid"][0] == {
+        "record": 1,
+        "id": "f00001",
+        "reason": "'url' must be an http(s) URL, got 'ftp://img.example/x.jpg'",
+    }
+    assert (
+        report["invalid"][1]["record"] == 4 and "5 descriptions" in report["invalid"][1]["reason"]
+    )
+
+    with pytest.raises(PipelineError, match=r"2 of 5 items have no image \(40\.0% > "):
+        feidegger.fetch(
+            fast_params(tmp_path, json_url=release, max_missing=0.3), tmp_path / "raw", FAST_RUNTIME
+        )
 
 
 def test_release_must_be_a_non_empty_list():
     with pytest.raises(PipelineError, match="expected a JSON list"):
-        feidegger.validate_records({"url": "x"}, "release.json")
+        feidegger.check_release({"url": "x"}, "release.json")
     with pytest.raises(PipelineError, match="no records"):
-        feidegger.validate_records([], "release.json")
+        feidegger.check_release([], "release.json")
 
 
 def test_bad_release_json_is_reported(server: FaultServer, tmp_path: Path):
@@ -516,11 +585,52 @@ def test_params_yaml_section_is_valid():
     assert Params.model_validate(section).json_url.endswith("FEIDEGGER_release_1.2.json")
 
 
-def test_only_stale_temporaries_are_removed(tmp_path: Path):
-    old, fresh = tmp_path / ".a.jpg.x1.tmp", tmp_path / ".b.jpg.x2.tmp"
-    for path in (old, fresh):
+def dead_pid() -> int:
+    """The id of a process that has exited (and been reaped)."""
+    process = subprocess.Popen([sys.executable, "-c", "pass"])
+    process.wait()
+    return process.pid
+
+
+def test_only_dead_temporaries_are_removed(tmp_path: Path):
+    dead = tmp_path / f".a.jpg.pid{dead_pid()}-x1.tmp"
+    live = tmp_path / f".b.jpg.pid{os.getpid()}-x2.tmp"  # a concurrent run still writing
+    old_live = tmp_path / f".c.jpg.pid{os.getpid()}-x3.tmp"  # pid reused by a live process
+    unnamed_old, unnamed_fresh = tmp_path / ".d.jpg.x4.tmp", tmp_path / ".e.jpg.x5.tmp"
+    for path in (dead, live, old_live, unnamed_old, unnamed_fresh):
         path.write_bytes(b"partial")
-    hours_ago = time.time() - 2 * feidegger.STALE_TEMP_SECONDS
-    os.utime(old, (hours_ago, hours_ago))
-    feidegger.remove_stale_temporaries(tmp_path)
-    assert (old.exists(), fresh.exists()) == (False, True)
+    hours_ago = time.time() - 2 * ORPHAN_TEMP_SECONDS
+    for path in (old_live, unnamed_old):
+        os.utime(path, (hours_ago, hours_ago))
+    assert remove_dead_temporaries(tmp_path) == 3
+    assert sorted(path.name for path in tmp_path.iterdir()) == sorted(
+        [live.name, unnamed_fresh.name]
+    )
+
+
+def test_a_killed_download_leaves_no_temporaries_after_the_next_run(
+    server: FaultServer, tmp_path: Path
+):
+    """A process killed while writing into the download cache; the next run cleans up."""
+    cache_images = tmp_path / "cache" / "images"
+    cache_images.mkdir(parents=True)
+    killed = subprocess.run(
+        [sys.executable, "-c", KILLED_WRITER, str(cache_images / "0123456789abcdef.jpg")],
+        cwd=REPO,
+        check=False,
+    )
+    assert killed.returncode == -signal.SIGKILL
+    assert [path.name.endswith(".tmp") for path in cache_images.iterdir()] == [True]
+
+    urls = [server.route("/a.jpg", ok(image_bytes()))]
+    feidegger.fetch(fast_params(tmp_path, json_url=publish_release(server, urls)), tmp_path / "raw")
+    assert_clean(tmp_path / "raw", tmp_path / "cache")
+
+
+KILLED_WRITER = """
+import os, signal, sys
+from fashion_tagger.io import atomic_path
+with atomic_path(sys.argv[1]) as temporary:
+    temporary.write_bytes(b"half an image")
+    os.kill(os.getpid(), signal.SIGKILL)
+"""

@@ -84,7 +84,10 @@ def test_planet_style_csv_with_images_dir_and_suffix(tmp_path: Path):
         ("missing.jpg,red", r"line 3: missing.jpg: image file not found"),
         ("notes.jpg,red", r"line 3: notes.jpg: not a decodable image"),
         ("small.jpg,red", r"line 3: small.jpg: too small"),
-        ("good.jpg, , ", r"line 3: good.jpg: no tags"),
+        ('good.jpg," , "', r"line 3: good.jpg: no tags"),
+        ("good.jpg,red,long,dress", r"line 3: 4 fields, the header has 2; quote a tag list"),
+        ("good.jpg", r"line 3: 1 fields, the header has 2"),
+        ("./good.jpg,blue", r"line 3: \./good.jpg: the same image is already on line 2"),
         (",red", r"line 3: empty image path"),
         ("../outside.jpg,red", r"line 3: \.\./outside.jpg: path leaves the images folder"),
         ("sub/../../outside.jpg,red", r"line 3: .*path leaves the images folder"),
@@ -115,6 +118,13 @@ def test_csv_problems(tmp_path: Path):
     empty = write_csv(tmp_path / "b.csv", "image,tags")
     with pytest.raises(PipelineError, match="b.csv: no rows"):
         labelled.fetch(Params(csv=str(empty)), tmp_path / "raw")
+    extra = write_csv(tmp_path / "d.csv", "image,tags,notes", "x.jpg,red,nice")
+    with pytest.raises(PipelineError, match=r"d.csv: unexpected column\(s\) \['notes'\]"):
+        labelled.fetch(Params(csv=str(extra)), tmp_path / "raw")
+    latin1 = tmp_path / "e.csv"
+    latin1.write_bytes("image,tags\nx.jpg,grün\n".encode("latin-1"))
+    with pytest.raises(PipelineError, match=r"e.csv: not UTF-8 text \(byte 0xfc .*save the CSV"):
+        labelled.fetch(Params(csv=str(latin1)), tmp_path / "raw")
     listed = write_csv(tmp_path / "c.csv", "image,tags", "x.jpg,red")
     missing_dir = Params(csv=str(listed), images_dir=str(tmp_path / "nowhere"))
     with pytest.raises(PipelineError, match="images_dir: .*nowhere: folder not found"):
@@ -123,9 +133,20 @@ def test_csv_problems(tmp_path: Path):
 
 def test_parse_tags():
     assert labelled.parse_tags("a, b  c,,a\td") == ["a", "b", "c", "d"]
+    assert labelled.parse_tags("Red RED red Straße") == ["red", "strasse"]
     assert labelled.parse_tags(" , ") == []
 
 
 def test_params_yaml_section_is_valid():
     section = yaml.safe_load((REPO / "params.yaml").read_text())["download"]["labelled"]
     assert Params.model_validate(section).tags_column == "tags"
+
+
+def test_a_bad_csv_leaves_the_last_images_in_place(tmp_path: Path):
+    save_image(tmp_path / "set" / "a.jpg")
+    previous = tmp_path / "raw" / "images" / "a.jpg"
+    save_image(previous, (1, 2, 3))
+    csv_path = write_csv(tmp_path / "set" / "labels.csv", "image,tags", "a.jpg,red,long")
+    with pytest.raises(PipelineError, match="line 2: 3 fields"):
+        labelled.fetch(Params(csv=str(csv_path), min_side=16), tmp_path / "raw")
+    assert previous.is_file()

@@ -172,6 +172,35 @@ def test_exp_apply_leaves_a_consistent_workspace(pipeline_copy):
     dvc(pipeline_copy, "checkout", "--force")
 
 
+def test_a_failed_train_then_a_good_one_keeps_the_run_id(pipeline_copy):
+    """DVC deletes data/train before train runs; the run id must come back, and no retrain."""
+    run_file = pipeline_copy / "data/train/mlflow_run.json"
+    run_id = json.loads(run_file.read_text())["run_id"]
+    original = (pipeline_copy / "params.yaml").read_text()
+    edit_params(pipeline_copy, lambda params: params["train"].update(backbone="no_such_network"))
+    failed = subprocess.run(
+        ["dvc", "repro"],
+        cwd=pipeline_copy,
+        env=environment(pipeline_copy),
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert failed.returncode != 0 and "no_such_network" in failed.stderr
+    assert not run_file.exists()
+
+    (pipeline_copy / "params.yaml").write_text(original)
+    output = dvc(pipeline_copy, "repro")
+    assert "Running stage" not in output, output
+    assert json.loads(run_file.read_text())["run_id"] == run_id
+    assert UP_TO_DATE in dvc(pipeline_copy, "status")
+    import mlflow
+
+    client = mlflow.MlflowClient(f"sqlite:///{pipeline_copy / 'mlflow.db'}")
+    runs = client.search_runs([client.get_run(run_id).info.experiment_id])
+    assert "FAILED" not in {run.info.status for run in runs}  # the bad param left no run
+
+
 def test_push_then_pull_into_a_fresh_clone_is_up_to_date(pipeline_copy, tmp_path):
     dvc(pipeline_copy, "remote", "add", "-d", "shared", str(tmp_path / "remote"))
     assert UP_TO_DATE in dvc(pipeline_copy, "status")

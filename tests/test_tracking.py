@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+import copy
 import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import mlflow
@@ -12,9 +19,13 @@ import pytest
 import yaml
 
 from fashion_tagger import tracking
+from fashion_tagger.errors import PipelineError
 from fashion_tagger.params import flatten
 from stages import evaluate, train
-from tests.train_fixtures import CLASSES, write_inputs
+from tests.train_fixtures import CLASSES, TINY_PARAMS, write_inputs
+
+REPO = Path(__file__).resolve().parents[1]
+PLOT_NAMES = ("per_tag.csv", "pr_curve.csv", "test_gallery.png", "train_curves.csv")
 
 
 @pytest.fixture(autouse=True)
@@ -31,6 +42,9 @@ def test_store_is_in_the_dvc_root_when_set(tmp_path, monkeypatch):
     assert tracking.artifact_location() == "file:///real/repo/mlartifacts"
     monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://127.0.0.1:5000")
     assert tracking.tracking_uri() == "http://127.0.0.1:5000"
+    assert tracking.artifact_location() is None  # a server decides where artifacts go
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "sqlite:////elsewhere/mlflow.db")
+    assert tracking.artifact_location() == "file:///real/repo/mlartifacts"
 
 
 def test_flatten_and_git_revision(tmp_path):
@@ -121,3 +135,206 @@ def test_an_unusable_store_warns_once_and_the_stages_finish(tmp_path, monkeypatc
     evaluate.main()
     assert (tmp_path / "metrics/eval.json").exists()
     assert "Traceback" not in capsys.readouterr().err
+
+
+def warnings_in(text: str) -> list[str]:
+    return [line for line in text.splitlines() if line.startswith("warning")]
+
+
+def timed_train_and_evaluate() -> float:
+    started = time.monotonic()
+    train.main()
+    evaluate.main()
+    return time.monotonic() - started
+
+
+def test_an_unreachable_server_costs_seconds_and_one_warning(tmp_path, monkeypatch, capsys):
+    """The issue's case: a dead server used to stall each stage about 4 minutes."""
+    write_inputs(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    tracked_seconds = timed_train_and_evaluate()
+    capsys.readouterr()
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://127.0.0.1:9/")
+    unreachable_seconds = timed_train_and_evaluate()
+    errors = capsys.readouterr().err
+    assert unreachable_seconds < tracked_seconds + 30, (unreachable_seconds, tracked_seconds)
+    warnings = warnings_in(errors)
+    assert len(warnings) == 2, warnings  # one per stage
+    assert all("server unreachable (connection failed" in line for line in warnings)
+    assert "Traceback" not in errors and "Retrying" not in errors
+
+
+def test_a_silent_server_is_given_up_after_a_short_timeout(tmp_path, monkeypatch, capsys):
+    """A server that accepts connections but never answers: one health check, then off."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(8)  # connections complete in the kernel; nothing ever answers
+        uri = f"http://127.0.0.1:{listener.getsockname()[1]}"
+        monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+        started = time.monotonic()
+        tracker = tracking.Tracker().start(params={"a": 1})
+        tracker.log_metrics({"m": 1.0})
+        tracker.end()
+        elapsed = time.monotonic() - started
+    assert not tracker.enabled and tracker.run_id is None
+    assert elapsed < tracking.HEALTH_TIMEOUT + 5
+    [warning] = warnings_in(capsys.readouterr().err)
+    assert f"timed out within {tracking.HEALTH_TIMEOUT:g} s" in warning
+
+
+def dead_pid() -> int:
+    process = subprocess.Popen([sys.executable, "-c", "pass"])
+    process.wait()
+    return process.pid
+
+
+def test_runs_left_running_by_dead_processes_are_marked_killed(tmp_path, monkeypatch):
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    monkeypatch.setenv("DVC_ROOT", str(tmp_path))
+    mlflow.set_tracking_uri(tracking.tracking_uri())
+    experiment_id = mlflow.create_experiment(tracking.EXPERIMENT_NAME)
+    client = mlflow.MlflowClient()
+    host = socket.gethostname()
+    alive = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        owners = {
+            "dead": {tracking.HOST_TAG: host, tracking.PID_TAG: str(dead_pid())},
+            "alive": {tracking.HOST_TAG: host, tracking.PID_TAG: str(alive.pid)},
+            "elsewhere": {tracking.HOST_TAG: "another-host", tracking.PID_TAG: str(dead_pid())},
+        }
+        runs = {name: client.create_run(experiment_id, tags=tags) for name, tags in owners.items()}
+        tracker = tracking.Tracker().start(params={"a": 1})
+        tracker.end()
+    finally:
+        alive.kill()
+        alive.wait()
+    statuses = {name: client.get_run(run.info.run_id).info.status for name, run in runs.items()}
+    assert statuses == {"dead": "KILLED", "alive": "RUNNING", "elsewhere": "RUNNING"}
+    assert client.get_run(tracker.run_id).data.tags[tracking.PID_TAG] == str(os.getpid())
+
+
+KILLED_CHECKPOINT_WRITE = """
+import os, signal
+from fashion_tagger import io, torch_utils
+from fashion_tagger.errors import run_stage
+from stages import train
+
+def killed_while_writing(path, data):
+    if os.path.basename(path) != "last.pt":
+        return io.write_bytes(path, data)
+    with io.atomic_path(path) as temporary:
+        temporary.write_bytes(data[: len(data) // 2])
+        os.kill(os.getpid(), signal.SIGKILL)
+
+torch_utils.write_bytes = killed_while_writing
+run_stage(train.main)
+"""
+
+
+def test_a_killed_checkpoint_write_is_cleaned_up_and_its_run_marked_killed(tmp_path, monkeypatch):
+    write_inputs(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("DVC_ROOT", str(tmp_path))
+    environment = {**os.environ, "PYTHONPATH": str(REPO)}
+    killed = subprocess.run(
+        [sys.executable, "-c", KILLED_CHECKPOINT_WRITE], env=environment, capture_output=True
+    )
+    assert killed.returncode == -signal.SIGKILL, killed.stderr.decode()[-2000:]
+    checkpoints = tmp_path / "data/cache/train"
+    [temporary] = [path for path in checkpoints.rglob("*") if path.is_file()]
+    assert temporary.name.startswith(".last.pt.") and temporary.name.endswith(".tmp")
+    mlflow.set_tracking_uri(tracking.tracking_uri())
+    [left_running] = mlflow.search_runs(search_all_experiments=True, output_format="list")
+    assert left_running.info.status == "RUNNING"
+
+    train.main()
+    files = [path.name for path in checkpoints.rglob("*") if path.is_file()]
+    assert files == ["last.pt"]
+    assert mlflow.get_run(left_running.info.run_id).info.status == "KILLED"
+
+
+def test_bad_input_leaves_no_failed_run(tmp_path, monkeypatch):
+    params = copy.deepcopy(TINY_PARAMS)
+    params["train"]["backbone"] = "no_such_network"
+    write_inputs(tmp_path, params=params)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("DVC_ROOT", str(tmp_path))
+    with pytest.raises(PipelineError, match="no_such_network"):
+        train.main()
+    mlflow.set_tracking_uri(tracking.tracking_uri())
+    runs = mlflow.search_runs(search_all_experiments=True, output_format="list")
+    assert runs == []  # deleted runs are not listed
+    assert not (tmp_path / "data/train/mlflow_run.json").exists()
+
+
+@pytest.fixture(scope="module")
+def tracking_server(tmp_path_factory):
+    """A real `mlflow server` on 127.0.0.1 with its own store and artifact destination."""
+    home = tmp_path_factory.mktemp("server")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    command = [
+        str(Path(sys.executable).parent / "mlflow"),
+        "server",
+        "--backend-store-uri",
+        f"sqlite:///{home / 'server.db'}",
+        "--artifacts-destination",
+        str(home / "artifacts"),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        "1",
+    ]
+    log = (home / "server.log").open("wb")
+    server = subprocess.Popen(command, stdout=log, stderr=log, start_new_session=True)
+    uri = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline:
+            try:
+                tracking.check_server(uri)
+                break
+            except ConnectionError:
+                assert server.poll() is None, (home / "server.log").read_text()[-2000:]
+                time.sleep(0.5)
+        else:
+            pytest.fail(f"mlflow server did not start: {(home / 'server.log').read_text()[-2000:]}")
+        yield uri, home / "artifacts"
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)
+        log.close()
+
+
+def test_with_a_server_every_artifact_and_the_model_go_to_its_store(
+    tracking_server, tmp_path, monkeypatch
+):
+    uri, artifacts = tracking_server
+    write_inputs(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("DVC_ROOT", str(tmp_path))
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    train.main()
+    evaluate.main()
+
+    run_id = json.loads((tmp_path / "data/train/mlflow_run.json").read_text())["run_id"]
+    stored = {path.relative_to(artifacts).as_posix() for path in artifacts.rglob("*")}
+    for name in ("classes.json", "eval.json", *(f"plots/{n}" for n in PLOT_NAMES)):
+        assert any(path.endswith(f"{run_id}/artifacts/{name}") for path in stored), name
+    assert any(path.endswith("/artifacts/MLmodel") for path in stored)
+    assert any(path.endswith("/artifacts/artifacts/model.pt") for path in stored)
+    assert not (tmp_path / "mlartifacts").exists() and not (tmp_path / "mlruns").exists()
+
+    mlflow.set_tracking_uri(uri)
+    run = mlflow.get_run(run_id)
+    assert run.info.status == "FINISHED" and "test_micro_f1" in run.data.metrics
+    [logged] = mlflow.search_logged_models(
+        experiment_ids=[run.info.experiment_id], output_format="list"
+    )
+    model = mlflow.pyfunc.load_model(logged.model_uri)
+    images = np.load(tmp_path / "data/prepare/images.npy")[:2].transpose(0, 3, 1, 2).copy()
+    assert len(model.predict(images)) == 2

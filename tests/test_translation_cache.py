@@ -181,3 +181,37 @@ def test_the_translate_stage_declares_its_whole_params_section():
     assert set(params) == set(TranslateParams.model_fields)
     assert "fashion_tagger/text/translation_cache.py" in stage["deps"]
     assert "fashion_tagger/text/marian.py" in stage["deps"]
+
+
+KILLED_TRANSLATION_WRITE = """
+import os, signal, sys
+from fashion_tagger.text.translation_cache import TranslationCache, _transaction
+cache = TranslationCache(sys.argv[1], {"backend": "glossary"})
+cache.put({"rotes Kleid": "red dress"})
+with _transaction(cache._connection):
+    cache._connection.executemany(
+        "INSERT INTO translations VALUES (?, ?, ?)",
+        [(f"Satz {n}", f"sentence {n}", "x") for n in range(5000)],
+    )
+    os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+def test_a_killed_translation_write_leaves_nothing_after_the_next_run(tmp_path):
+    """SQLite's journal is the only temporary: never deleted by hand (a hot journal is needed to
+    roll back), it is rolled back or ignored on open and removed by the next run's first write."""
+    import signal
+    import subprocess
+    import sys
+
+    killed = subprocess.run(
+        [sys.executable, "-c", KILLED_TRANSLATION_WRITE, str(tmp_path)],
+        cwd=REPO,
+        check=False,
+    )
+    assert killed.returncode == -signal.SIGKILL
+    assert any(path.name.endswith("-journal") for path in tmp_path.iterdir())
+    with TranslationCache(tmp_path, {"backend": "glossary"}) as cache:
+        assert len(cache) == 1 and cache.get(["rotes Kleid"]) == {"rotes Kleid": "red dress"}
+        cache.put({"Satz 1": "sentence 1"})  # the killed run's work, done again
+    assert [path.suffix for path in tmp_path.iterdir()] == [".sqlite"]

@@ -24,7 +24,7 @@ from fashion_tagger.params import StrictModel
 class EvaluateParams(StrictModel):
     threshold: float = Field(gt=0, lt=1)  # a tag is predicted when its probability >= threshold
     pr_points: int = Field(ge=2)  # rows kept in the precision-recall curve file
-    gallery_size: int = Field(gt=0)  # test images in the gallery picture
+    gallery_size: int = Field(gt=0, le=48)  # test images in the gallery picture (kept in git)
     gallery_top_k: int = Field(gt=0)  # predicted tags shown per gallery image
     tta: bool = False  # also score the average of each image and its horizontal flip
 

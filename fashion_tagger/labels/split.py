@@ -46,7 +46,23 @@ def split_items(ids: list[str], matrix: np.ndarray, fractions: np.ndarray, seed:
     labels = matrix[order].astype(bool)
     folds[order] = IterativeStratification(labels=labels, r=fractions, random_state=rng)
     ids = np.asarray(ids)
-    return {name: sorted(ids[folds == fold].tolist()) for fold, name in enumerate(SPLITS)}
+    splits = {name: sorted(ids[folds == fold].tolist()) for fold, name in enumerate(SPLITS)}
+    check_not_empty(splits, fractions)
+    return splits
+
+
+def check_not_empty(splits: dict, fractions: np.ndarray) -> None:
+    """Refuse a split that leaves train, val or test empty (train or evaluate would fail later)."""
+    empty = [name for name in SPLITS if not splits[name]]
+    if empty:
+        sizes = ", ".join(
+            f"{name} {len(splits[name])} (split.{name}: {fraction:g})"
+            for name, fraction in zip(SPLITS, fractions, strict=True)
+        )
+        raise PipelineError(
+            f"split: {sum(len(ids) for ids in splits.values())} items give an empty "
+            f"{'/'.join(empty)} split: {sizes}; add items or raise split.{empty[0]}"
+        )
 
 
 def tag_counts(

@@ -15,6 +15,7 @@ import copy
 import hashlib
 import json
 import random
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Literal
@@ -22,7 +23,7 @@ from typing import Literal
 import numpy as np
 import torch
 import torch.nn.functional as F
-from pydantic import Field
+from pydantic import Field, model_validator
 from torch import nn
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from torch.utils.data import DataLoader, Dataset
@@ -79,6 +80,18 @@ class TrainParams(StrictModel):
     amp: bool  # mixed precision on CUDA (bf16 where supported, else fp16 with a grad scaler)
     threshold: float = Field(gt=0, lt=1)  # fixed threshold: validation F1 curves, model's "fixed"
     min_val_positives: int = Field(ge=1)  # per-tag thresholds need this many val positives
+
+    @model_validator(mode="after")
+    def warn_backbone_never_unfrozen(self) -> TrainParams:
+        """freeze_epochs beyond epochs trains the head only: allowed, but said out loud."""
+        if self.freeze_epochs > self.epochs:
+            print(
+                f"warning: param train.freeze_epochs ({self.freeze_epochs}) > train.epochs "
+                f"({self.epochs}): the backbone stays frozen and only the head trains; set "
+                "freeze_epochs = epochs to do that on purpose",
+                file=sys.stderr,
+            )
+        return self
 
 
 class TrainRuntime(StrictModel):

@@ -1,17 +1,7 @@
-"""Tagging image files with a trained model (the logic of `python -m stages.predict`).
-
-IMAGES are image files or folders (searched recursively for .jpg, .jpeg, .png, .webp, .bmp).
-Each image is resized to the model's training size, scored, and given the tags whose
-probability reaches the model's threshold for that tag: `--threshold global` (the default; one
-threshold for all tags), `per_tag` (both chosen on the val split to maximise F1 when the model
-was trained) or `fixed` (train.threshold). On the sample, global gives the best micro-F1 and
-per_tag the best macro-F1 (rare tags).
-Models with attribute heads also give each image its most probable class per attribute.
-`--tta` averages each image's probabilities with its horizontal flip's.
-Output: one line per image (`path: tag 0.93, tag 0.71 | gender Men 0.97`), or with `--json` a
-list of {"image": path, "tags": [{"tag": str, "score": float}, ...]} with tags best first
-(and "attributes": {attribute: {"value": str, "score": float}} for attribute models).
-"""
+"""Tagging image files with a trained model: find the images, resize them as `prepare` does,
+and keep each tag whose probability reaches the model's threshold for it (`global`, `per_tag`
+or `fixed`), plus, for models with attribute heads, each attribute's most probable class (see
+`stages.predict` for the command and its output formats)."""
 
 from __future__ import annotations
 

@@ -26,8 +26,9 @@ from fashion_tagger.torch_utils import select_device
 
 
 class SimilarParams(StrictModel):
-    queries: int = Field(gt=0)  # test images shown in the picture
-    neighbours: int = Field(gt=0)  # most similar items shown per query
+    # metrics/similar.png is committed to git: at most a 16 x 17 grid of thumbnails
+    queries: int = Field(gt=0, le=16)  # test images shown in the picture
+    neighbours: int = Field(gt=0, le=16)  # most similar items shown per query
 
 
 def unit_rows(vectors: np.ndarray) -> np.ndarray:

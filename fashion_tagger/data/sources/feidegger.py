@@ -11,25 +11,29 @@ Verified originals are kept in a download cache (`cache_dir`, default data/cache
 git-ignored and not a DVC output), because DVC deletes a stage's outputs before re-running it:
 a re-run skips what the cache already holds and fetches only the rest. `raw_dir/images/` is
 then filled from the cache, by hard link (copy where links fail) or, with `max_side` set,
-by a resize re-encoded as JPEG. Failures go to `raw_dir/download_report.json`; the stage
-fails only when the share of items without an image exceeds `max_missing`.
+by a resize re-encoded as JPEG. Failures go to `raw_dir/download_report.json`, and so do
+records of the release that cannot become items (a non-http URL, malformed descriptions):
+both count towards `max_missing`, the share of items without an image beyond which the stage
+fails.
 
-Retry jitter is drawn from an unseeded generator: it only spreads retries over time and never
-changes what is written.
+HTTP retries are urllib3's `Retry` mounted on each worker's requests Session (429 and 5xx,
+timeouts, broken connections; exponential backoff; Retry-After honoured up to
+`retry_after_max`). Retries are counted per reason on the progress bar and summed up at the
+end. Retry jitter is random: it only spreads retries over time and never changes what is
+written. Dead temporaries (a killed run's half-written files) are removed from the cache on
+start; see `fashion_tagger.io.remove_dead_temporaries`.
 """
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
-import random
 import shutil
 import threading
-import time
+from collections import Counter
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -38,11 +42,20 @@ from urllib.parse import urlsplit
 import requests
 from PIL import Image
 from pydantic import Field, field_validator
+from requests.adapters import HTTPAdapter
 from tqdm import tqdm
+from urllib3.exceptions import (
+    ConnectTimeoutError,
+    MaxRetryError,
+    NewConnectionError,
+    ProtocolError,
+    ReadTimeoutError,
+)
+from urllib3.util.retry import Retry
 
 from fashion_tagger.data.images import IMAGE_EXTENSIONS, ImageError, verify_image
 from fashion_tagger.errors import PipelineError
-from fashion_tagger.io import atomic_path, write_json
+from fashion_tagger.io import atomic_path, remove_dead_temporaries, write_json
 from fashion_tagger.params import StrictModel
 from fashion_tagger.paths import repo_path
 
@@ -52,9 +65,9 @@ FEIDEGGER_URL = (
 )
 REPORT_NAME = "download_report.json"
 DESCRIPTIONS_PER_ITEM = 5
-# Decoded image format -> the only extensions a file in the images folder can get.
 CHUNK_BYTES = 1 << 16
-STALE_TEMP_SECONDS = 3600
+POSTFIX_SECONDS = 1.0  # progress bar refresh while waiting on retries
+RETRY_STATUSES = frozenset({429, *range(500, 600)})  # worth asking again
 USER_AGENT = "fashion-tagger/0.1 (dataset download)"
 
 
@@ -98,13 +111,11 @@ DEFAULT_RUNTIME = Runtime()
 
 
 class FetchError(Exception):
-    """One request failed; `retryable` says whether trying again may help."""
+    """One image or JSON could not be fetched; the reason goes to the report."""
 
-    def __init__(self, reason: str, retryable: bool, retry_after: float | None = None):
-        super().__init__(reason)
-        self.reason = reason
-        self.retryable = retryable
-        self.retry_after = retry_after
+
+class BodyError(ProtocolError):
+    """The response body broke off; the request is worth repeating (a urllib3 read error)."""
 
 
 @dataclass(frozen=True)
@@ -128,77 +139,123 @@ def url_key(url: str) -> str:
     return hashlib.sha1(url.encode("utf-8")).hexdigest()[:16]
 
 
-def validate_records(records: Any, source: str) -> list[dict]:
-    """Check the FEIDEGGER schema; the first bad record is a one-line error naming its index."""
+def check_release(records: Any, source: str) -> list:
+    """The release must be a non-empty JSON list; anything else is a one-line error."""
     if not isinstance(records, list):
         raise PipelineError(f"{source}: expected a JSON list of records")
     if not records:
         raise PipelineError(f"{source}: no records")
-    for index, record in enumerate(records):
-        where = f"{source}: record {index}"
-        if not isinstance(record, dict):
-            raise PipelineError(f"{where}: expected an object")
-        url = record.get("url")
-        if not isinstance(url, str) or not is_http_url(url):
-            raise PipelineError(f"{where}: 'url' must be an http(s) URL, got {url!r}")
-        descriptions = record.get("descriptions")
-        if not isinstance(descriptions, list) or len(descriptions) != DESCRIPTIONS_PER_ITEM:
-            raise PipelineError(f"{where}: expected {DESCRIPTIONS_PER_ITEM} descriptions")
-        for number, text in enumerate(descriptions):
-            if not isinstance(text, str) or not text.strip():
-                raise PipelineError(f"{where}: description {number} is empty or not a string")
-        split = record.get("split")
-        if not isinstance(split, str) or not split:
-            raise PipelineError(f"{where}: 'split' must be a non-empty string")
     return records
 
 
-def parse_retry_after(value: str | None, cap: float) -> float | None:
-    """Seconds from a Retry-After header in its seconds form, capped; None otherwise."""
-    if value is None or not value.strip().isdigit():
-        return None
-    return min(float(value.strip()), cap)
+def record_problem(record: Any) -> str | None:
+    """Why one record cannot become an item (None when it is well-formed)."""
+    if not isinstance(record, dict):
+        return "expected an object"
+    url = record.get("url")
+    if not isinstance(url, str) or not is_http_url(url):
+        return f"'url' must be an http(s) URL, got {url!r}"
+    descriptions = record.get("descriptions")
+    if not isinstance(descriptions, list) or len(descriptions) != DESCRIPTIONS_PER_ITEM:
+        return f"expected {DESCRIPTIONS_PER_ITEM} descriptions"
+    for number, text in enumerate(descriptions):
+        if not isinstance(text, str) or not text.strip():
+            return f"description {number} is empty or not a string"
+    split = record.get("split")
+    if not isinstance(split, str) or not split:
+        return "'split' must be a non-empty string"
+    return None
 
 
-def retry_delay(
-    attempt: int, retry_after: float | None, params: Params, rng: random.Random
-) -> float:
-    """Seconds to wait before retry number `attempt` + 1: the server's word, else backoff.
+def retry_reason(response: Any = None, error: Exception | None = None) -> str:
+    """A short, countable reason for one failed attempt: 'HTTP 503', 'timed out', ..."""
+    if response is not None and error is None:
+        return f"HTTP {response.status}"
+    if isinstance(error, NewConnectionError):  # checked first: urllib3 makes it a timeout too
+        return "connection failed"
+    if isinstance(error, (ReadTimeoutError, ConnectTimeoutError, requests.Timeout)):
+        return "timed out"
+    if isinstance(error, BodyError):
+        return "incomplete body"
+    if isinstance(error, ProtocolError):
+        return "connection broken"
+    return f"request failed ({type(error).__name__})"
 
-    Backoff is exponential with "equal jitter": half the capped delay plus a random half, so
-    many workers hit by the same outage do not retry in lockstep.
+
+class CountingRetry(Retry):
+    """urllib3's Retry that reports the reason of every retry it grants to `on_retry`."""
+
+    def __init__(self, *args, on_retry: Callable[[str], None] | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.on_retry = on_retry
+
+    def new(self, **changes: Any) -> CountingRetry:
+        return super().new(on_retry=self.on_retry, **changes)
+
+    def increment(self, method=None, url=None, response=None, error=None, *args, **kwargs):
+        granted = super().increment(method, url, response, error, *args, **kwargs)
+        if self.on_retry is not None:  # not exhausted: another attempt follows
+            self.on_retry(retry_reason(response, error))
+        return granted
+
+
+def make_retry(params: Params, on_retry: Callable[[str], None] | None = None) -> CountingRetry:
+    """Retries for 429, 5xx, timeouts and broken connections, with backoff and Retry-After.
+
+    urllib3 waits backoff_base * 2**(n - 1) seconds (plus up to backoff_base of jitter, capped
+    at backoff_max) before retry n >= 2 and retries the first failure at once; a Retry-After
+    header (seconds or HTTP date) on a 429 or 503 is honoured up to retry_after_max.
+    Redirects are followed by requests (session.max_redirects), not counted here.
     """
-    if retry_after is not None:
-        return retry_after
-    delay = min(params.backoff_max, params.backoff_base * 2**attempt)
-    return delay / 2 + rng.uniform(0, delay / 2)
+    return CountingRetry(
+        total=params.retries,
+        redirect=False,
+        status_forcelist=RETRY_STATUSES,
+        allowed_methods=frozenset({"GET"}),
+        backoff_factor=params.backoff_base,
+        backoff_jitter=params.backoff_base,
+        backoff_max=params.backoff_max,
+        retry_after_max=params.retry_after_max,
+        raise_on_status=False,  # the last response comes back, so its status is the reason
+        on_retry=on_retry,
+    )
 
 
-def get_once(
-    session: requests.Session, url: str, params: Params, timeout: tuple[float, float]
-) -> bytes:
-    """One GET of `url` (redirects followed); the complete body, or a FetchError saying why."""
+def make_session(params: Params, on_retry: Callable[[str], None] | None = None):
+    """A requests Session whose http(s) adapters retry per `make_retry`."""
+    session = requests.Session()
+    session.max_redirects = params.max_redirects
+    session.headers["User-Agent"] = USER_AGENT
+    adapter = HTTPAdapter(max_retries=make_retry(params, on_retry))
+    for prefix in ("http://", "https://"):
+        session.mount(prefix, adapter)
+    return session
+
+
+def gave_up(attempts: int) -> str:
+    """The note a failure reason gets once retries ran out ('' when none were allowed)."""
+    return f" (gave up after {attempts} attempts)" if attempts > 1 else ""
+
+
+def get_once(session: requests.Session, url: str, params: Params, timeout) -> bytes:
+    """One GET of `url` (urllib3 retries and redirects included); the body, or why not."""
     try:
         with session.get(url, timeout=timeout, stream=True) as response:
             status = response.status_code
-            if status == 429 or status >= 500:
-                retry_after = parse_retry_after(
-                    response.headers.get("Retry-After"), params.retry_after_max
-                )
-                raise FetchError(f"HTTP {status}", retryable=True, retry_after=retry_after)
             if status != 200:
-                raise FetchError(f"HTTP {status}", retryable=False)
+                history = getattr(response.raw, "retries", None)
+                attempts = len(history.history) + 1 if history is not None else 1
+                raise FetchError(f"HTTP {status}{gave_up(attempts)}")
             return read_body(response, params.max_bytes)
     except requests.TooManyRedirects:
-        raise FetchError(f"more than {params.max_redirects} redirects", False) from None
-    except requests.Timeout:
-        raise FetchError("timed out", retryable=True) from None
-    except requests.exceptions.ChunkedEncodingError:
-        raise FetchError("incomplete body (connection closed early)", retryable=True) from None
+        raise FetchError(f"more than {params.max_redirects} redirects") from None
     except requests.ConnectionError as error:
-        raise FetchError(f"connection failed ({type(error).__name__})", True) from None
+        cause = error.args[0] if error.args else error
+        cause = getattr(cause, "reason", cause)  # urllib3's MaxRetryError holds the last error
+        reason = retry_reason(error=cause if isinstance(cause, Exception) else error)
+        raise FetchError(f"{reason}{gave_up(params.retries + 1)}") from None
     except requests.RequestException as error:
-        raise FetchError(f"request failed ({type(error).__name__}: {error})", False) from None
+        raise FetchError(f"request failed ({type(error).__name__}: {error})") from None
 
 
 def read_body(response: requests.Response, max_bytes: int) -> bytes:
@@ -206,42 +263,40 @@ def read_body(response: requests.Response, max_bytes: int) -> bytes:
     declared = response.headers.get("Content-Length")
     expected = int(declared) if declared and declared.isdigit() else None
     if expected is not None and expected > max_bytes:
-        raise FetchError(f"body of {expected} bytes exceeds max_bytes {max_bytes}", False)
+        raise FetchError(f"body of {expected} bytes exceeds max_bytes {max_bytes}")
     body = bytearray()
-    for chunk in response.iter_content(CHUNK_BYTES):
-        body += chunk
-        if len(body) > max_bytes:
-            raise FetchError(f"body exceeds max_bytes {max_bytes}", retryable=False)
+    try:
+        for chunk in response.iter_content(CHUNK_BYTES):
+            body += chunk
+            if len(body) > max_bytes:
+                raise FetchError(f"body exceeds max_bytes {max_bytes}")
+    except (requests.exceptions.ChunkedEncodingError, requests.ConnectionError):
+        raise BodyError("incomplete body (connection closed early)") from None
     identity = response.headers.get("Content-Encoding", "identity").lower() == "identity"
     if expected is not None and identity and len(body) != expected:
-        raise FetchError(f"incomplete body ({len(body)} of {expected} bytes)", retryable=True)
+        raise BodyError(f"incomplete body ({len(body)} of {expected} bytes)")
     return bytes(body)
 
 
-def fetch_bytes(
-    session: requests.Session,
-    url: str,
-    params: Params,
-    rng: random.Random,
-    sleep: Callable[[float], None] = time.sleep,
-    timeout: tuple[float, float] = (10.0, 30.0),
-) -> bytes:
-    """GET `url`, retrying transient failures (connection, timeout, 429, 5xx) with backoff."""
+def fetch_bytes(session: requests.Session, url: str, params: Params, timeout) -> bytes:
+    """GET `url` with the session's urllib3 retries; a body that breaks off is asked for again.
+
+    urllib3 hands the response over once its headers arrive (requests streams the body), so
+    its Retry cannot see a body cut short: such a GET is repeated here, drawing on the same
+    Retry budget and backoff through `Retry.increment` and `Retry.sleep`.
+    """
     if not is_http_url(url):
-        raise FetchError("not an http(s) URL", retryable=False)
-    for attempt in range(params.retries + 1):
+        raise FetchError("not an http(s) URL")
+    retry = session.get_adapter(url).max_retries
+    while True:
         try:
             return get_once(session, url, params, timeout)
-        except FetchError as error:
-            if not error.retryable:
-                raise
-            if attempt == params.retries:
-                attempts = params.retries + 1
-                raise FetchError(
-                    f"{error.reason} (gave up after {attempts} attempts)", retryable=True
-                ) from None
-            sleep(retry_delay(attempt, error.retry_after, params, rng))
-    raise AssertionError("unreachable: the loop returns or raises")
+        except BodyError as error:
+            try:
+                retry = retry.increment("GET", url, error=error)
+            except MaxRetryError:
+                raise FetchError(f"{error}{gave_up(len(retry.history) + 1)}") from None
+            retry.sleep()
 
 
 def image_size(path: Path) -> tuple[int, int]:
@@ -283,15 +338,6 @@ def resize_to_jpeg(source: Path, target: Path, max_side: int, quality: int) -> N
             image.save(temporary, format="JPEG", quality=quality)
 
 
-def remove_stale_temporaries(folder: Path) -> None:
-    """Delete temp files a killed run left behind (old enough not to belong to a live run)."""
-    now = time.time()
-    for temporary in folder.glob(".*.tmp"):
-        with contextlib.suppress(FileNotFoundError):  # a live run may rename it meanwhile
-            if now - temporary.stat().st_mtime > STALE_TEMP_SECONDS:
-                temporary.unlink()
-
-
 class Downloader:
     """Fetches, verifies, caches and places images; one requests Session per worker thread."""
 
@@ -306,18 +352,26 @@ class Downloader:
         self.timeout = (runtime.connect_timeout, runtime.read_timeout)
         self.cache_images = cache_images
         self.raw_images = raw_images
+        self.retries: Counter[str] = Counter()  # retries granted so far, by reason
         self._local = threading.local()
         self._sessions: list[requests.Session] = []
         self._lock = threading.Lock()
 
+    def count_retry(self, reason: str) -> None:
+        """Called by urllib3's Retry (in any worker thread) before each retry."""
+        with self._lock:
+            self.retries[reason] += 1
+
+    def retry_counts(self) -> dict[str, int]:
+        """Retries so far by reason, sorted by reason (a snapshot, safe to read any time)."""
+        with self._lock:
+            return dict(sorted(self.retries.items()))
+
     def session(self) -> requests.Session:
         """This thread's Session (connection pooling without sharing across threads)."""
         if not hasattr(self._local, "session"):
-            session = requests.Session()
-            session.max_redirects = self.params.max_redirects
-            session.headers["User-Agent"] = USER_AGENT
+            session = make_session(self.params, self.count_retry)
             self._local.session = session
-            self._local.rng = random.Random()
             with self._lock:
                 self._sessions.append(session)
         return self._local.session
@@ -328,8 +382,7 @@ class Downloader:
 
     def fetch(self, url: str) -> bytes:
         """GET one URL with this thread's session and retries (used for the JSON too)."""
-        session = self.session()
-        return fetch_bytes(session, url, self.params, self._local.rng, timeout=self.timeout)
+        return fetch_bytes(self.session(), url, self.params, self.timeout)
 
     def image(self, url: str) -> Outcome:
         """Make one URL's image present in raw_images, from the cache or the network."""
@@ -362,8 +415,8 @@ class Downloader:
         return Outcome(url, status, file_name=file_name)
 
 
-def load_release(downloader: Downloader, params: Params, cache: Path) -> tuple[list[dict], str]:
-    """Get the release JSON (from the cache when it matches the pin), check hash and schema."""
+def load_release(downloader: Downloader, params: Params, cache: Path) -> tuple[list, str]:
+    """Get the release JSON (from the cache when it matches the pin), check hash and shape."""
     cached = cache / f"release-{url_key(params.json_url)}.json"
     data = cached.read_bytes() if params.sha256 and cached.is_file() else None
     if data is None or hashlib.sha256(data).hexdigest() != params.sha256:
@@ -386,54 +439,91 @@ def load_release(downloader: Downloader, params: Params, cache: Path) -> tuple[l
         records = json.loads(data)
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
         raise PipelineError(f"{params.json_url}: not valid JSON ({error})") from None
-    validate_records(records, params.json_url)
+    check_release(records, params.json_url)
     with atomic_path(cached) as temporary:
         temporary.write_bytes(data)
     return records, digest
 
 
+def progress_postfix(counts: dict[str, int], retries: dict[str, int]) -> dict[str, int]:
+    """The progress bar's counts: outcomes, then retries per reason (only those that happened)."""
+    return counts | {f"retry {reason}": number for reason, number in retries.items()}
+
+
 def download_all(downloader: Downloader, urls: list[str], workers: int) -> dict[str, Outcome]:
-    """Run `downloader.image` over unique URLs concurrently, with a progress bar of counts."""
+    """Run `downloader.image` over unique URLs concurrently, with a progress bar of counts.
+
+    The bar is refreshed at least every POSTFIX_SECONDS, so retries show while no image
+    completes (a server answering 503 for a while, a Retry-After being waited out).
+    """
     outcomes: dict[str, Outcome] = {}
     counts = {"done": 0, "skipped": 0, "failed": 0}
     pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="feidegger")
     try:
-        futures = [pool.submit(downloader.image, url) for url in urls]
+        pending = {pool.submit(downloader.image, url) for url in urls}
         with tqdm(total=len(urls), desc="feidegger images", unit="img") as progress:
-            for future in as_completed(futures):
-                outcome = future.result()
-                outcomes[outcome.url] = outcome
-                counts[outcome.status] += 1
-                progress.set_postfix(counts, refresh=False)
-                progress.update()
+            while pending:
+                finished, pending = wait(pending, POSTFIX_SECONDS, FIRST_COMPLETED)
+                for future in finished:
+                    outcome = future.result()
+                    outcomes[outcome.url] = outcome
+                    counts[outcome.status] += 1
+                progress.set_postfix(
+                    progress_postfix(counts, downloader.retry_counts()), refresh=False
+                )
+                progress.update(len(finished))
+                progress.refresh()
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
     return outcomes
 
 
+def select_records(records: list, params: Params) -> tuple[list, list[dict]]:
+    """(id, record) of the well-formed records among the first `limit`, and the others' problems.
+
+    Ids come from the record's position in the release, so a bad record never shifts them.
+    """
+    width = max(5, len(str(len(records) - 1)))
+    selected, invalid = [], []
+    for index, record in enumerate(records[: params.limit]):
+        item_id = f"f{index:0{width}d}"
+        problem = record_problem(record)
+        if problem is None:
+            selected.append((item_id, record))
+        else:
+            invalid.append({"record": index, "id": item_id, "reason": problem})
+    return selected, invalid
+
+
+def empty_folder(folder: Path) -> None:
+    """Make `folder` an empty directory, whatever a previous run left in it."""
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True, exist_ok=True)
+
+
 def fetch(params: Params, raw_dir: Path, runtime: Runtime = DEFAULT_RUNTIME) -> list[dict]:
-    """Download FEIDEGGER into raw_dir (images/ and the report); return normalised items."""
+    """Download FEIDEGGER into raw_dir (images/ and the report); return normalised items.
+
+    raw_dir/images/ is emptied only once the release JSON has been fetched and checked.
+    """
     cache = repo_path(params.cache_dir)
     cache_images = cache / "images"
     raw_images = raw_dir / "images"
-    for folder in (cache_images, raw_images):
-        folder.mkdir(parents=True, exist_ok=True)
-        remove_stale_temporaries(folder)
+    cache_images.mkdir(parents=True, exist_ok=True)
+    remove_dead_temporaries(cache)
+    remove_dead_temporaries(cache_images)
 
     downloader = Downloader(params, cache_images, raw_images, runtime)
     try:
         records, digest = load_release(downloader, params, cache)
-        width = max(5, len(str(len(records) - 1)))
-        selected = [
-            (f"f{index:0{width}d}", record) for index, record in enumerate(records[: params.limit])
-        ]
-
+        selected, invalid = select_records(records, params)
         ids_by_url: dict[str, list[str]] = {}
         for item_id, record in selected:
             ids_by_url.setdefault(record["url"], []).append(item_id)
         keys = {url_key(url) for url in ids_by_url}
         if len(keys) != len(ids_by_url):
             raise PipelineError(f"{params.json_url}: two URLs share a file name key")
+        empty_folder(raw_images)
         outcomes = download_all(downloader, list(ids_by_url), runtime.workers)
     finally:
         downloader.close()
@@ -449,16 +539,22 @@ def fetch(params: Params, raw_dir: Path, runtime: Runtime = DEFAULT_RUNTIME) -> 
         for item_id, record in selected
         if outcomes[record["url"]].file_name is not None
     ]
-    report = build_report(params, digest, selected, ids_by_url, outcomes, len(items))
+    total = len(selected) + len(invalid)
+    retries = downloader.retry_counts()
+    report = build_report(params, digest, total, invalid, ids_by_url, outcomes, len(items))
+    report["retries"] = retries
     report_path = raw_dir / REPORT_NAME
     write_json(report_path, report)
     print(
         f"feidegger: {report['done']} downloaded, {report['skipped']} already cached, "
-        f"{report['failed']} failed; report -> {report_path}"
+        f"{report['failed']} failed, {len(invalid)} invalid records; report -> {report_path}"
     )
+    if retries:
+        summary = ", ".join(f"{reason} x{number}" for reason, number in retries.items())
+        print(f"feidegger: {sum(retries.values())} retries ({summary})")
     if report["missing_share"] > params.max_missing:
         raise PipelineError(
-            f"feidegger: {report['missing_items']} of {len(selected)} items have no image "
+            f"feidegger: {report['missing_items']} of {total} items have no image "
             f"({report['missing_share']:.1%} > download.feidegger.max_missing "
             f"{params.max_missing:.1%}); see {report_path}"
         )
@@ -468,30 +564,33 @@ def fetch(params: Params, raw_dir: Path, runtime: Runtime = DEFAULT_RUNTIME) -> 
 def build_report(
     params: Params,
     digest: str,
-    selected: list[tuple[str, dict]],
+    total: int,
+    invalid: list[dict],
     ids_by_url: dict[str, list[str]],
     outcomes: dict[str, Outcome],
     kept: int,
 ) -> dict:
-    """Counts, duplicate URLs and every failure (URL, reason, item ids), sorted for stable diffs."""
+    """Counts, duplicate URLs, invalid records and every failure, sorted for stable diffs."""
     counts = {status: 0 for status in ("done", "skipped", "failed")}
     for outcome in outcomes.values():
         counts[outcome.status] += 1
-    missing = len(selected) - kept
+    missing = total - kept
     return {
         "source": "feidegger",
         "json_url": params.json_url,
         "json_sha256": digest,
         "sha256_pinned": params.sha256 is not None,
-        "items": len(selected),
+        "items": total,
         "unique_urls": len(ids_by_url),
         **counts,
+        "invalid_records": len(invalid),
         "missing_items": missing,
-        "missing_share": missing / len(selected),
+        "missing_share": missing / total,
         "max_missing": params.max_missing,
         "duplicate_urls": [
             {"url": url, "ids": ids} for url, ids in sorted(ids_by_url.items()) if len(ids) > 1
         ],
+        "invalid": invalid,
         "failures": [
             {"url": url, "reason": outcomes[url].reason, "ids": ids_by_url[url]}
             for url in sorted(ids_by_url)

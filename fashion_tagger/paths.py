@@ -59,7 +59,7 @@ PER_TAG_FILE = Path("metrics/per_tag.csv")
 PR_CURVE_FILE = Path("metrics/pr_curve.csv")
 GALLERY_FILE = Path("metrics/test_gallery.png")
 ATTRIBUTE_METRICS_FILE = Path("metrics/attributes.json")
-CONFUSION_DIR = Path("metrics/confusion")  # <attribute>.png and baseline_<attribute>.png
+CONFUSION_FILE = Path("metrics/confusion.png")  # per attribute: model and baseline
 # lr_find (a command, not a stage: its outputs are not tracked)
 LR_FIND_DIR = Path("data/lr_find")
 LR_FIND_PLOT_FILE = LR_FIND_DIR / "lr_find.png"

@@ -6,13 +6,12 @@ Writes `metrics/eval.json` (see `fashion_tagger.evaluation.report`), `metrics/pe
 `metrics/test_gallery.png`; with `evaluate.tta`, eval.json's "tta" holds micro-F1 and mAP of
 the flip-averaged scores. Models with attribute heads also get `metrics/attributes.json`
 (accuracy, balanced accuracy, macro-F1 per attribute, model and majority-class baseline) and
-`metrics/confusion/<attribute>.png` (and `baseline_<attribute>.png`). Everything is also
+`metrics/confusion.png` (per attribute, the model's and the baseline's confusion matrices; a
+note for models of tags only). Everything is also
 logged to the MLflow run that train opened.
 """
 
 from __future__ import annotations
-
-import shutil
 
 from PIL import Image
 
@@ -39,7 +38,7 @@ from fashion_tagger.model.network import Tagger, check_image_size, load_model
 from fashion_tagger.params import read_params
 from fashion_tagger.paths import (
     ATTRIBUTE_METRICS_FILE,
-    CONFUSION_DIR,
+    CONFUSION_FILE,
     CURVES_FILE,
     EVAL_FILE,
     GALLERY_FILE,
@@ -58,21 +57,19 @@ def evaluate_attributes(
     probabilities: dict,
     tta_probabilities: dict | None,
 ) -> dict:
-    """metrics/attributes.json and metrics/confusion/ (emptied first; no files for a model of
-    tags only): per attribute, model and majority-class baseline, and the flip-averaged model
-    when evaluate.tta is on."""
+    """metrics/attributes.json ({} for a model of tags only) and metrics/confusion.png: per
+    attribute, model and majority-class baseline, and the flip-averaged model when evaluate.tta
+    is on."""
     classes = load_attribute_classes()
     if list(classes) != list(tagger.attribute_sizes) or any(
         len(values) != tagger.attribute_sizes[name] for name, values in classes.items()
     ):
         raise PipelineError(f"{MODEL_FILE}: trained on other attributes than data/encode")
-    shutil.rmtree(CONFUSION_DIR, ignore_errors=True)
-    CONFUSION_DIR.mkdir(parents=True)
+    test, train = data["test"].attributes, data["train"].attributes
+    draw_confusions(CONFUSION_FILE, test, probabilities, train, classes)
     result: dict = {}
     if classes:
-        test, train = data["test"].attributes, data["train"].attributes
         result = attribute_report(test, probabilities, train, classes)
-        draw_confusions(CONFUSION_DIR, test, probabilities, train, classes)
         if tta_probabilities is not None:
             tta = attribute_report(test, tta_probabilities, train, classes)
             for name in result:
@@ -140,8 +137,7 @@ def main() -> None:
         tracker.log_artifact(path, "plots" if path.suffix != ".json" else None)
     if attributes:
         tracker.log_artifact(ATTRIBUTE_METRICS_FILE)
-        for path in sorted(CONFUSION_DIR.glob("*.png")):
-            tracker.log_artifact(path, "plots/confusion")
+        tracker.log_artifact(CONFUSION_FILE, "plots")
     tracker.end()
     model, prior, tuned = headline["model"], headline["baseline"], headline["by_threshold"]
     print(

@@ -195,12 +195,10 @@ def test_attribute_metrics_and_baseline(attribute_run):
     assert report["baseColour"]["classes"] == 3
 
 
-def test_confusion_matrix_pictures(attribute_run):
-    folder = attribute_run / "metrics/confusion"
-    expected = {f"{who}{name}.png" for name in ATTRIBUTES for who in ("", "baseline_")}
-    assert {path.name for path in folder.iterdir()} == expected
-    with Image.open(folder / "baseColour.png") as picture:
-        assert picture.format == "PNG" and picture.width >= 300
+def test_confusion_matrix_picture(attribute_run):
+    with Image.open(attribute_run / "metrics/confusion.png") as picture:
+        # a row per attribute, the model's matrix beside the baseline's
+        assert picture.format == "PNG" and picture.height >= 2 * 360 and picture.width >= 720
 
 
 def test_eval_json_reports_tta_separately(attribute_run):

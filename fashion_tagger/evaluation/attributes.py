@@ -4,12 +4,11 @@ Per attribute: accuracy, balanced accuracy (mean recall over the classes present
 split) and macro-F1 (over the attribute's classes), for the model and for a majority-class
 baseline (every item gets the attribute's most frequent class in the training split), whose gap
 is what the images teach. Confusion matrices (rows: real class, columns: predicted class) are
-drawn per attribute for both, as in the multi-output seed.
+drawn per attribute for both, as in the multi-output seed, into one picture (a row each).
 """
 
 from __future__ import annotations
 
-import re
 import warnings
 from pathlib import Path
 
@@ -67,20 +66,11 @@ def attribute_report(
     return report
 
 
-def confusion_file(folder: Path, name: str, baseline: bool = False) -> Path:
-    """The picture of one attribute's confusion matrix (a file-system-safe name)."""
-    safe = re.sub(r"[^A-Za-z0-9_-]+", "_", name)
-    return Path(folder) / f"{'baseline_' if baseline else ''}{safe}.png"
-
-
 def draw_confusion(
-    path: Path, y_true: np.ndarray, y_pred: np.ndarray, classes: list[str], title: str
+    axis, y_true: np.ndarray, y_pred: np.ndarray, classes: list[str], title: str
 ) -> None:
-    """A confusion matrix picture: counts per real (row) and predicted (column) class."""
+    """One confusion matrix on `axis`: counts per real (row) and predicted (column) class."""
     matrix = confusion_matrix(y_true, y_pred, labels=list(range(len(classes))))
-    side = max(4.0, CELL_INCHES * len(classes) + 2)
-    figure = Figure(figsize=(side, side))
-    axis = figure.subplots()
     axis.imshow(matrix, cmap="Blues")
     ticks = range(len(classes))
     axis.set_xticks(ticks, classes, rotation=90, fontsize=7)
@@ -100,29 +90,33 @@ def draw_confusion(
                 fontsize=7,
                 color=colour,
             )
-    figure.tight_layout()
-    with atomic_path(path) as temporary:
-        figure.savefig(temporary, format="png", dpi=90)
 
 
 def draw_confusions(
-    folder: Path,
-    test_indices: np.ndarray,
+    path: Path,
+    test_indices: np.ndarray | None,
     probabilities: dict[str, np.ndarray],
-    train_indices: np.ndarray,
+    train_indices: np.ndarray | None,
     classes: dict[str, list[str]],
-) -> list[Path]:
-    """The model's and the baseline's confusion matrix for every attribute; the files written."""
-    written = []
+) -> None:
+    """metrics/confusion.png: a row per attribute, the model's confusion matrix beside the
+    majority-class baseline's; a one-line note for a model of tags only (DVC needs the file)."""
+    side = max([4.0, *(CELL_INCHES * len(values) + 2 for values in classes.values())])
+    figure = Figure(figsize=(2 * side, side * max(1, len(classes))))
+    axes = figure.subplots(max(1, len(classes)), 2, squeeze=False)
+    if not classes:
+        for axis in axes.ravel():
+            axis.axis("off")
+        axes[0, 0].text(0, 0.5, "no attribute heads: this model tags only", fontsize=12)
     for position, (name, values) in enumerate(classes.items()):
         truth = test_indices[:, position]
         majority = majority_class(train_indices[:, position], len(values))
-        for baseline, predicted in (
-            (False, probabilities[name].argmax(axis=1)),
-            (True, np.full_like(truth, majority)),
-        ):
-            path = confusion_file(folder, name, baseline)
-            who = f"baseline (always {values[majority]})" if baseline else "model"
-            draw_confusion(path, truth, predicted, values, f"{name}: {who}, test split")
-            written.append(path)
-    return written
+        model_axis, baseline_axis = axes[position]
+        predicted = probabilities[name].argmax(axis=1)
+        draw_confusion(model_axis, truth, predicted, values, f"{name}: model, test split")
+        baseline = np.full_like(truth, majority)
+        title = f"{name}: baseline (always {values[majority]})"
+        draw_confusion(baseline_axis, truth, baseline, values, title)
+    figure.tight_layout()
+    with atomic_path(path) as temporary:
+        figure.savefig(temporary, format="png", dpi=90)

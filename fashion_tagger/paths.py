@@ -39,6 +39,8 @@ TAG_REPORT_PLOT_FILE = Path("metrics/tag_report.csv")
 ENCODE_DIR = Path("data/encode")
 LABELS_FILE = ENCODE_DIR / "labels.csv"
 CLASSES_FILE = ENCODE_DIR / "classes.json"
+ATTRIBUTES_FILE = ENCODE_DIR / "attributes.csv"  # id, then one class name per attribute
+ATTRIBUTE_CLASSES_FILE = ENCODE_DIR / "attribute_classes.json"  # {attribute: [classes]}
 # split
 SPLIT_FILE = Path("data/split/split.json")
 SPLIT_SUMMARY_FILE = Path("metrics/split.json")
@@ -59,6 +61,12 @@ EVAL_DETAILS_FILE = Path("metrics/eval_details.json")
 PER_TAG_FILE = Path("metrics/per_tag.csv")
 PR_CURVE_FILE = Path("metrics/pr_curve.csv")
 GALLERY_FILE = Path("metrics/test_gallery.png")
+ATTRIBUTE_METRICS_FILE = Path("metrics/attributes.json")
+CONFUSION_FILE = Path("metrics/confusion.png")  # per attribute: model and baseline
+# lr_find (a command, not a stage: its outputs are not tracked)
+LR_FIND_DIR = Path("data/lr_find")
+LR_FIND_PLOT_FILE = LR_FIND_DIR / "lr_find.png"
+LR_FIND_CSV_FILE = LR_FIND_DIR / "lr_find.csv"
 # similar
 SIMILAR_DIR = Path("data/similar")
 EMBEDDINGS_FILE = SIMILAR_DIR / "embeddings.npy"

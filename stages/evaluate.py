@@ -4,7 +4,11 @@ Writes `metrics/eval.json` (the headline numbers, a DVC metric) and `metrics/eva
 (every number; see `fashion_tagger.evaluation.report`), `metrics/per_tag.csv` (tag, support,
 precision, recall, f1, ap, roc_auc, and the tag's val-chosen threshold with its test F1),
 `metrics/pr_curve.csv` (micro-averaged precision-recall, at most `evaluate.pr_points` rows) and
-`metrics/test_gallery.png`; the headline numbers go to the MLflow run that train opened as
+`metrics/test_gallery.png`; with `evaluate.tta`, eval.json's "tta" holds micro-F1 and mAP of
+the flip-averaged scores. Models with attribute heads also get `metrics/attributes.json`
+(accuracy, balanced accuracy, macro-F1 per attribute, model and majority-class baseline) and
+`metrics/confusion.png` (per attribute, the model's and the baseline's confusion matrices; a
+note for models of tags only). The headline numbers go to the MLflow run that train opened as
 `test/...` and `baseline/...` metrics, the files as artifacts.
 """
 
@@ -12,9 +16,10 @@ from __future__ import annotations
 
 from PIL import Image
 
-from fashion_tagger.data.dataset import load_labelled_split
+from fashion_tagger.data.dataset import SplitData, load_attribute_classes, load_labelled_split
 from fashion_tagger.data.items import evenly_spaced, item_images
 from fashion_tagger.errors import PipelineError, run_stage
+from fashion_tagger.evaluation.attributes import attribute_report, draw_confusions
 from fashion_tagger.evaluation.metrics import micro_pr_curve, top_tags
 from fashion_tagger.evaluation.pictures import draw_gallery
 from fashion_tagger.evaluation.report import (
@@ -23,12 +28,19 @@ from fashion_tagger.evaluation.report import (
     headline,
     per_tag_rows,
     prior_scores,
+    tta_block,
 )
 from fashion_tagger.io import read_json, write_csv, write_json
-from fashion_tagger.model.inference import InferenceRuntime, predict_probabilities
-from fashion_tagger.model.network import check_image_size, load_model
+from fashion_tagger.model.inference import (
+    InferenceRuntime,
+    predict_all_probabilities,
+    split_probabilities,
+)
+from fashion_tagger.model.network import Tagger, check_image_size, load_model
 from fashion_tagger.params import read_params
 from fashion_tagger.paths import (
+    ATTRIBUTE_METRICS_FILE,
+    CONFUSION_FILE,
     CURVES_FILE,
     EVAL_DETAILS_FILE,
     EVAL_FILE,
@@ -42,6 +54,33 @@ from fashion_tagger.torch_utils import select_device
 from fashion_tagger.tracking import Tracker, grouped, section_params, test_description
 
 
+def evaluate_attributes(
+    tagger: Tagger,
+    data: dict[str, SplitData],
+    probabilities: dict,
+    tta_probabilities: dict | None,
+) -> dict:
+    """metrics/attributes.json ({} for a model of tags only) and metrics/confusion.png: per
+    attribute, model and majority-class baseline, and the flip-averaged model when evaluate.tta
+    is on."""
+    classes = load_attribute_classes()
+    if list(classes) != list(tagger.attribute_sizes) or any(
+        len(values) != tagger.attribute_sizes[name] for name, values in classes.items()
+    ):
+        raise PipelineError(f"{MODEL_FILE}: trained on other attributes than data/encode")
+    test, train = data["test"].attributes, data["train"].attributes
+    draw_confusions(CONFUSION_FILE, test, probabilities, train, classes)
+    result: dict = {}
+    if classes:
+        result = attribute_report(test, probabilities, train, classes)
+        if tta_probabilities is not None:
+            tta = attribute_report(test, tta_probabilities, train, classes)
+            for name in result:
+                result[name]["tta"] = tta[name]["model"]
+    write_json(ATTRIBUTE_METRICS_FILE, result)
+    return result
+
+
 def main() -> None:
     params = read_params("evaluate", EvaluateParams)
     runtime = read_params("runtime.evaluate", InferenceRuntime)
@@ -52,13 +91,24 @@ def main() -> None:
     test = data["test"]
     check_image_size(record, test.cache, MODEL_FILE)
     device = select_device(runtime.device, "runtime.evaluate.device")
-    scores = predict_probabilities(tagger, test.cache, device, runtime.batch_size, test.rows)
+    probabilities = predict_all_probabilities(
+        tagger, test.cache, device, runtime.batch_size, rows=test.rows
+    )
+    scores, attribute_probabilities = split_probabilities(tagger, probabilities)
     baseline = prior_scores(data["train"].labels, len(test.ids))
 
     detail = details(test.labels, scores, baseline, params.threshold, record)
     summary = headline(detail)
+    tta_attributes = None
+    if params.tta:
+        flipped = predict_all_probabilities(
+            tagger, test.cache, device, runtime.batch_size, tta=True, rows=test.rows
+        )
+        tta_scores, tta_attributes = split_probabilities(tagger, flipped)
+        summary["tta"] = tta_block(test.labels, tta_scores, params.threshold)
     write_json(EVAL_FILE, summary)
     write_json(EVAL_DETAILS_FILE, detail)
+    attributes = evaluate_attributes(tagger, data, attribute_probabilities, tta_attributes)
     write_csv(PER_TAG_FILE, per_tag_rows(test.labels, scores, params.threshold, record))
     write_csv(PR_CURVE_FILE, micro_pr_curve(test.labels, scores, params.pr_points))
 
@@ -83,13 +133,22 @@ def main() -> None:
     tracker.log_metrics(
         grouped("test", summary["model"] | {f"tuned_{k}": v for k, v in summary["tuned"].items()})
         | grouped("baseline", summary["baseline"])
+        | grouped("test", {f"tta_{k}": v for k, v in summary.get("tta", {}).items()})
     )
+    for name, figures in attributes.items():
+        for who, section in (("model", "test"), ("baseline", "baseline"), ("tta", "test")):
+            prefix = f"tta_{name}" if who == "tta" else name
+            numbers = {k: v for k, v in figures.get(who, {}).items() if k != "class"}
+            tracker.log_metrics(grouped(section, {f"{prefix}_{k}": v for k, v in numbers.items()}))
     trained = tracker.description().split(" | ")[0]
     tracker.describe(" | ".join(filter(None, (trained, test_description(summary)))))
     for path in (EVAL_FILE, EVAL_DETAILS_FILE):
         tracker.log_artifact(path)
     for path in (PER_TAG_FILE, PR_CURVE_FILE, GALLERY_FILE, CURVES_FILE):
         tracker.log_artifact(path, "plots")
+    if attributes:
+        tracker.log_artifact(ATTRIBUTE_METRICS_FILE)
+        tracker.log_artifact(CONFUSION_FILE, "plots")
     tracker.end()
     model, prior, tuned = summary["model"], summary["baseline"], summary["tuned"]
     print(

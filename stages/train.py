@@ -2,7 +2,8 @@
 
 Reads `data/prepare/` (the uint8 image cache), `data/encode/` and `data/split/`. Writes
 - `data/train/model.pt`: the epoch with the best val mAP, with its tag thresholds chosen on the
-  val split (`fashion_tagger.evaluation.thresholds`);
+  val split (`fashion_tagger.evaluation.thresholds`) and, when encode wrote attributes, one
+  softmax head per attribute (loss: the tags' plus their cross-entropies);
 - `data/train/mlflow_run.json`: the MLflow run that evaluate reopens (a cached output, so
   `dvc exp apply`, `dvc checkout` and `dvc pull` restore the right one);
 - `metrics/train_curves.csv`: per epoch train loss, val loss, val micro/macro F1, val mAP, LR.
@@ -15,7 +16,7 @@ process per device); under torchrun every rank trains, and rank 0 alone writes f
 
 from __future__ import annotations
 
-from fashion_tagger.data.dataset import load_labelled_split
+from fashion_tagger.data.dataset import load_attribute_classes, load_labelled_split
 from fashion_tagger.errors import PipelineError, run_stage
 from fashion_tagger.io import remove_dead_temporaries, write_csv, write_json
 from fashion_tagger.model.distributed import (
@@ -38,6 +39,7 @@ from fashion_tagger.model.training import (
 )
 from fashion_tagger.params import read_params
 from fashion_tagger.paths import (
+    ATTRIBUTES_FILE,
     CHECKPOINTS_DIR,
     CLASSES_FILE,
     CURVES_FILE,
@@ -82,11 +84,21 @@ def train(
 ) -> None:
     """Fit in this process (one rank of several, or alone); rank 0 writes and logs."""
     classes, data = load_labelled_split(("train", "val"))
-    data_files = [LABELS_FILE, SPLIT_FILE]
+    attribute_classes = load_attribute_classes()
+    data_files = [LABELS_FILE, SPLIT_FILE, *([ATTRIBUTES_FILE] if attribute_classes else [])]
     run_fingerprint = fingerprint(params, data_files, data["train"].image_shape)
     checkpoint = repo_path(CHECKPOINTS_DIR) / run_fingerprint[:16] / "last.pt"
     if not ranks.main:
-        fit(params, runtime, classes, data, checkpoint, run_fingerprint, ranks=ranks)
+        fit(
+            params,
+            runtime,
+            classes,
+            data,
+            checkpoint,
+            run_fingerprint,
+            ranks=ranks,
+            attribute_classes=attribute_classes,
+        )
         return
     remove_dead_temporaries(repo_path(CHECKPOINTS_DIR), recursive=True)
 
@@ -107,10 +119,11 @@ def train(
             run_fingerprint,
             on_epoch=lambda row: tracker.log_metrics(epoch_metric_names(row), step=row["epoch"]),
             ranks=ranks,
+            attribute_classes=attribute_classes,
         )
         thresholds = tune_thresholds(tagger, data["val"], params, device)
         height, width, _ = data["train"].image_shape
-        save_model(MODEL_FILE, tagger, classes, height, width, thresholds)
+        save_model(MODEL_FILE, tagger, classes, height, width, thresholds, attribute_classes)
         write_csv(CURVES_FILE, curves_rows(history), CURVE_COLUMNS)
         tracker.log_metrics(
             {

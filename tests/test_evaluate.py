@@ -195,6 +195,13 @@ def test_per_tag_and_pr_curve_files(evaluated):
         assert 2 <= len(list(csv.DictReader(handle))) <= 20  # evaluate.pr_points
 
 
+def test_tags_only_model_has_no_attribute_metrics(evaluated):
+    assert json.loads((evaluated / "metrics/attributes.json").read_text()) == {}
+    assert "tta" not in json.loads((evaluated / "metrics/eval.json").read_text())  # tta: off
+    with Image.open(evaluated / "metrics/confusion.png") as picture:
+        assert picture.format == "PNG"  # a note: DVC needs the declared file
+
+
 def test_gallery_picture_is_written(evaluated):
     with Image.open(evaluated / "metrics/test_gallery.png") as picture:
         assert picture.format == "PNG" and picture.width > 300

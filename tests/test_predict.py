@@ -15,9 +15,13 @@ import pytest
 import torch
 
 from fashion_tagger.errors import PipelineError
-from fashion_tagger.model.inference import predict_logits
+from fashion_tagger.model.inference import (
+    predict_all_probabilities,
+    predict_logits,
+    split_probabilities,
+)
 from fashion_tagger.model.network import Tagger, load_model, save_model
-from fashion_tagger.serving.predict import list_images, load_pixels, tag_pixels
+from fashion_tagger.serving.predict import list_images, load_pixels, score_pixels
 from fashion_tagger.serving.pyfunc import log_tagger
 from stages import predict
 from tests.restricted_env import build_site, requirement_names
@@ -88,7 +92,8 @@ def test_table_output_and_threshold_modes(tiny_model, capsys):
     assert len(table) == 7 and table[0].startswith(f"{images}/d0.jpg: ")
     tagger, record = load_model(model_file)
     pixels = load_pixels(list_images([images]), HEIGHT, WIDTH)
-    fixed = tag_pixels(tagger, record, pixels, "fixed")
+    fixed, attributes = score_pixels(tagger, record, pixels, "fixed")
+    assert attributes == [{}] * 7  # a model of tags only
     fixed_json = json.loads(
         run_predict(capsys, images, "--model", model_file, "--json", "--threshold", "fixed")
     )
@@ -162,3 +167,18 @@ def test_mlflow_model_loads_with_only_its_requirements(tiny_model, capsys, monke
     assert loaded["tags"] == [[tag["tag"] for tag in record["tags"]] for record in expected]
     assert loaded["package"].startswith(str(model_dir.resolve()))  # the model's copy of the code
     assert "sklearn" not in loaded["imported"]
+
+
+def test_tta_scores_an_image_and_its_mirror_alike():
+    torch.manual_seed(0)
+    tagger = Tagger("resnet18", len(CLASSES), attributes={"colour": 3}).eval()
+    rng = np.random.default_rng(0)
+    pixels = rng.integers(0, 256, (2, HEIGHT, WIDTH, 3), dtype=np.uint8)
+    mirrored = np.ascontiguousarray(pixels[:, :, ::-1])
+    cpu = torch.device("cpu")
+    plain = predict_all_probabilities(tagger, pixels, cpu)
+    tta = predict_all_probabilities(tagger, pixels, cpu, tta=True)
+    assert np.allclose(tta, predict_all_probabilities(tagger, mirrored, cpu, tta=True), atol=1e-6)
+    assert np.allclose(tta, (plain + predict_all_probabilities(tagger, mirrored, cpu)) / 2)
+    tags, attributes = split_probabilities(tagger, tta)
+    assert tags.shape == (2, len(CLASSES)) and np.allclose(attributes["colour"].sum(axis=1), 1)

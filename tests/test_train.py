@@ -372,3 +372,34 @@ def test_saved_files_are_byte_identical_for_equal_objects(tmp_path):
     save_torch(tmp_path / "b.pt", record)
     assert (tmp_path / "a.pt").read_bytes() == (tmp_path / "b.pt").read_bytes()
     assert torch.equal(torch.load(tmp_path / "a.pt")["weights"], record["weights"])
+
+
+def test_fastai_head_pools_average_and_max():
+    tagger = Tagger("resnet18", 5, dropout=0.4, head="fastai").eval()
+    assert isinstance(tagger.backbone.avgpool, model.ConcatPool)
+    layers = [type(layer).__name__ for layer in tagger.head]
+    assert layers == [
+        "BatchNorm1d",
+        "Dropout",
+        "Linear",
+        "ReLU",
+        "BatchNorm1d",
+        "Dropout",
+        "Linear",
+    ]
+    assert tagger.head[0].num_features == 1024  # 512 channels, average and max side by side
+    assert tagger.head[1].p == 0.2 and tagger.head[5].p == 0.4
+    assert tagger.head[2].out_features == 512 and tagger.head[6].out_features == 5
+    images = torch.zeros(2, 3, HEIGHT, WIDTH, dtype=torch.uint8)
+    assert tagger.embed(images).shape == (2, 1024) and tagger(images).shape == (2, 5)
+    with pytest.raises(PipelineError, match="fastai needs a backbone with an `avgpool`"):
+        Tagger("mobilenet_v2", 5, head="fastai")
+
+
+def test_attribute_heads_follow_the_tag_logits():
+    torch.manual_seed(0)
+    tagger = Tagger("resnet18", 4, attributes={"colour": 3, "size": 2}).eval()
+    outputs = tagger(torch.zeros(2, 3, HEIGHT, WIDTH, dtype=torch.uint8))
+    tags, attributes = model.split_outputs(outputs, 4, [3, 2])
+    assert outputs.shape == (2, 9) and [block.shape[1] for block in attributes] == [3, 2]
+    assert torch.equal(tags, tagger.head(tagger.embed(torch.zeros(2, 3, HEIGHT, WIDTH))))

@@ -24,7 +24,8 @@ PREFETCH_PER_WORKER = 2  # batches each thread may gather ahead
 
 
 class BatchLoader:
-    """Shuffled (uint8 NHWC images, float32 labels) tensor batches of one split.
+    """Shuffled (uint8 NHWC images, float32 targets) tensor batches of one split (targets: the
+    tag labels, then any attribute class indices).
 
     `batch_size` is the global batch; rank `rank` of `world` gets its `batch_size / world`
     share. Incomplete last batches are dropped (a batch of one would break BatchNorm).
@@ -50,6 +51,7 @@ class BatchLoader:
                 f"param train.batch_size: {batch_size} is not divisible by the {world} processes"
             )
         self.split = split
+        self.targets = split.targets()  # tag labels, then attribute class indices (float32)
         self.batch_size = batch_size
         self.local_size = batch_size // world
         self.rank = rank
@@ -74,7 +76,7 @@ class BatchLoader:
     def gather(self, positions: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
         """One batch: images gathered from the cache in one index operation, and labels."""
         images = torch.from_numpy(self.split.images(positions))
-        labels = torch.from_numpy(self.split.labels[positions])
+        labels = torch.from_numpy(self.targets[positions])
         if self.pin_memory:
             images, labels = images.pin_memory(), labels.pin_memory()
         return images, labels

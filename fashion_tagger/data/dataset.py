@@ -14,8 +14,11 @@ import numpy as np
 from fashion_tagger.data.cache import load_cache
 from fashion_tagger.errors import PipelineError
 from fashion_tagger.io import read_json
+from fashion_tagger.labels.attributes import indices_for, load_attributes
 from fashion_tagger.labels.encode import read_label_matrix
 from fashion_tagger.paths import (
+    ATTRIBUTE_CLASSES_FILE,
+    ATTRIBUTES_FILE,
     CACHE_IMAGES_FILE,
     CLASSES_FILE,
     LABELS_FILE,
@@ -27,12 +30,19 @@ from fashion_tagger.paths import (
 @dataclass(frozen=True)
 class SplitData:
     """One split: item ids, the whole uint8 NHWC cache (memory-mapped, shared by all splits),
-    each item's row in it, and the items' 0/1 labels (items x tags, float32)."""
+    each item's row in it, the items' 0/1 labels (items x tags, float32) and attribute class
+    indices (int64, items x attributes; None for a model of tags only)."""
 
     ids: list[str]
     cache: np.ndarray
     rows: np.ndarray
     labels: np.ndarray
+    attributes: np.ndarray | None = None
+
+    def targets(self) -> np.ndarray:
+        """Training targets: the tag labels, then the attribute class indices, as float32."""
+        columns = [self.labels] if self.attributes is None else [self.labels, self.attributes]
+        return np.hstack(columns).astype(np.float32)
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -56,6 +66,9 @@ def load_labelled_split(
     if columns != classes:
         raise PipelineError(f"{directory / LABELS_FILE}: columns differ from {CLASSES_FILE}")
     label_row = {item_id: row for row, item_id in enumerate(ids)}
+    attribute_classes, attribute_of = load_attributes(
+        directory / ATTRIBUTE_CLASSES_FILE, directory / ATTRIBUTES_FILE
+    )
     split = read_json(directory / SPLIT_FILE)
     cache_ids, images = load_cache(directory / PREPARE_DIR)
     row_of = {item_id: row for row, item_id in enumerate(cache_ids)}
@@ -76,5 +89,13 @@ def load_labelled_split(
             cache=images,
             rows=np.array([row_of[item_id] for item_id in split_ids], dtype=np.int64),
             labels=matrix[[label_row[item_id] for item_id in split_ids]].astype(np.float32),
+            attributes=indices_for(split_ids, attribute_of, directory / ATTRIBUTES_FILE)
+            if attribute_classes
+            else None,
         )
     return classes, result
+
+
+def load_attribute_classes(directory: Path = Path(".")) -> dict[str, list[str]]:
+    """{attribute: [class names]} as encode wrote them; {} for a model of tags only."""
+    return load_attributes(directory / ATTRIBUTE_CLASSES_FILE, directory / ATTRIBUTES_FILE)[0]

@@ -2,7 +2,8 @@
 
 `data/raw/items.json` is a JSON list sorted by id. Each item is
     {"id": str, "image": str, "url": str, "descriptions": [str, ...]}
-plus, for sources whose labels are given rather than extracted, "tags": [str, ...], and for
+plus, for sources whose labels are given rather than extracted, "tags": [str, ...] and
+optionally "attributes": {column: value} (single-choice labels, one softmax head each), and for
 FEIDEGGER-format sources "fold": the dataset's own "0".."9" split (kept, not used for ours).
 `image` is relative to the folder holding the items file, so later stages never need to
 know which source ran.
@@ -52,7 +53,18 @@ def validate_items(items: Any, path: Path | str) -> list[dict]:
                 raise PipelineError(f"{where}: 'tags' must be a list of non-empty strings")
         elif not any(text.strip() for text in descriptions):
             raise PipelineError(f"{where}: no descriptions")
+        if "attributes" in item:
+            check_attributes(item["attributes"], where)
     return items
+
+
+def check_attributes(attributes: Any, where: str) -> None:
+    """An item's "attributes": a mapping of column name to a non-empty string value."""
+    if not isinstance(attributes, dict) or not all(
+        isinstance(name, str) and isinstance(value, str) and value
+        for name, value in attributes.items()
+    ):
+        raise PipelineError(f"{where}: 'attributes' must map names to non-empty strings")
 
 
 def load_items(path: Path | str = ITEMS_FILE) -> list[dict]:

@@ -41,6 +41,7 @@ class EvaluateParams(StrictModel):
     pr_points: int = Field(ge=2)  # rows kept in the precision-recall curve file
     gallery_size: int = Field(gt=0, le=48)  # test images in the gallery picture (kept in git)
     gallery_top_k: int = Field(gt=0)  # predicted tags shown per gallery image
+    tta: bool = False  # also score the average of each image and its horizontal flip
 
 
 def prior_scores(train_labels: np.ndarray, items: int) -> np.ndarray:
@@ -104,3 +105,9 @@ def per_tag_rows(
         row["threshold"] = round(float(tag_threshold), 4)
         row["f1_tuned"] = tuned_row["f1"]
     return rows
+
+
+def tta_block(y_true: np.ndarray, scores: np.ndarray, threshold: float) -> dict:
+    """eval.json's "tta": micro-F1 at `threshold` and mAP of the flip-averaged scores."""
+    figures = summary(y_true, scores, threshold)
+    return {"micro_f1": round(figures["micro_f1"], 4), "map": round(figures["map"], 4)}

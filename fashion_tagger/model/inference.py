@@ -1,9 +1,11 @@
-"""Scoring images with a model in batches: logits, tag probabilities and embeddings.
+"""Scoring images with a model in batches: logits, tag and attribute probabilities, embeddings.
 
 Inputs are uint8 NHWC arrays (the cache's layout, possibly memory-mapped), optionally with the
 rows to score (a split of the cache, gathered batch by batch, never copied whole); each batch
 is moved to the device and scored in eval mode, with autocast and channels_last on CUDA.
 Pages of a memory-mapped cache are handed back as the batches go, so memory stays bounded.
+With `tta` (test-time augmentation) an image's probabilities are the average of its own and
+its horizontal flip's.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import torch
 from pydantic import Field
 
 from fashion_tagger.data.mapped import release_pages
-from fashion_tagger.model.network import Tagger
+from fashion_tagger.model.network import Tagger, split_outputs
 from fashion_tagger.params import StrictModel
 from fashion_tagger.torch_utils import DeviceChoice
 
@@ -68,16 +70,56 @@ def predict_logits(
     return predict_batches(tagger.to(device).eval(), images, device, batch_size, rows)
 
 
+def head_probabilities(tagger: Tagger, logits: torch.Tensor) -> torch.Tensor:
+    """Logits to probabilities: a sigmoid per tag, a softmax over each attribute's classes."""
+    sizes = list(tagger.attribute_sizes.values())
+    tags, attributes = split_outputs(logits.float(), tagger.num_tags, sizes)
+    return torch.cat([torch.sigmoid(tags), *(block.softmax(dim=1) for block in attributes)], 1)
+
+
+def predict_all_probabilities(
+    tagger: Tagger,
+    images: np.ndarray,
+    device: torch.device,
+    batch_size: int = 64,
+    tta: bool = False,
+    rows: np.ndarray | None = None,
+) -> np.ndarray:
+    """Probabilities (N, tags + all attribute classes) in the model's output order, of all
+    images or of `rows`; with `tta` the average of each image's and its horizontal flip's."""
+    tagger = tagger.to(device).eval()
+
+    def score(batch: torch.Tensor) -> torch.Tensor:
+        probabilities = head_probabilities(tagger, tagger(batch))
+        if tta:
+            flipped = head_probabilities(tagger, tagger(batch.flip(-1)))
+            probabilities = (probabilities + flipped) / 2
+        return probabilities
+
+    return predict_batches(score, images, device, batch_size, rows)
+
+
+def split_probabilities(tagger: Tagger, probabilities: np.ndarray) -> tuple[np.ndarray, dict]:
+    """`predict_all_probabilities` apart: tag probabilities and {attribute: (N, classes)}."""
+    tags = probabilities[:, : tagger.num_tags]
+    attributes, start = {}, tagger.num_tags
+    for name, size in tagger.attribute_sizes.items():
+        attributes[name] = probabilities[:, start : start + size]
+        start += size
+    return tags, attributes
+
+
 def predict_probabilities(
     tagger: Tagger,
     images: np.ndarray,
     device: torch.device,
     batch_size: int = 64,
     rows: np.ndarray | None = None,
+    tta: bool = False,
 ) -> np.ndarray:
-    """Tag probabilities (N, tags): the sigmoid of `predict_logits`."""
-    logits = predict_logits(tagger, images, device, batch_size, rows)
-    return torch.sigmoid(torch.from_numpy(logits)).numpy()
+    """Tag probabilities (N, tags): the sigmoid of the tag logits (see `tta` above)."""
+    probabilities = predict_all_probabilities(tagger, images, device, batch_size, tta, rows)
+    return split_probabilities(tagger, probabilities)[0]
 
 
 def predict_embeddings(

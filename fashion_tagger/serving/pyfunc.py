@@ -9,7 +9,7 @@ Input, either
 - a batch of images as an array (N, 3, H, W) at the model's size: uint8, or floats in [0, 1].
 Output: a DataFrame with per image `image` (the path, or the row number), `tags` (best first, at
 or above the model's global threshold, as `stages.predict` does by default) and `scores` (their
-probabilities).
+probabilities), plus `attributes` ({attribute: most probable class}) for attribute models.
 
     mlflow models predict -m runs:/<run id>/model -t csv -i images.csv --env-manager local
     (images.csv: a header `image` and one file or folder per line)
@@ -35,7 +35,7 @@ from fashion_tagger.serving.packaging import (
     package_closure,
     third_party_modules,
 )
-from fashion_tagger.serving.predict import list_images, load_pixels, tag_pixels
+from fashion_tagger.serving.predict import list_images, load_pixels, score_pixels
 
 
 def to_uint8_nhwc(batch: np.ndarray, height: int, width: int) -> np.ndarray:
@@ -69,14 +69,17 @@ class TaggerModel(mlflow.pyfunc.PythonModel):
         else:
             images = to_uint8_nhwc(model_input, height, width)
             names = [str(row) for row in range(len(images))]
-        tagged = tag_pixels(self.tagger, self.record, images, "global")
-        return pd.DataFrame(
+        tagged, attributes = score_pixels(self.tagger, self.record, images, "global")
+        table = pd.DataFrame(
             {
                 "image": names,
                 "tags": [[tag for tag, _ in tags] for tags in tagged],
                 "scores": [[round(score, 4) for _, score in tags] for tags in tagged],
             }
         )
+        if self.record.get("attributes"):
+            table["attributes"] = [{k: v for k, (v, _) in row.items()} for row in attributes]
+        return table
 
 
 MODEL_CODE_FILE = Path(__file__).resolve().with_name("mlflow_model.py")

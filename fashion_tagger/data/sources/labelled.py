@@ -1,7 +1,9 @@
 """Source `labelled`: a user's own images with given tags, listed in a CSV.
 
-The CSV is UTF-8 with a header of exactly two columns, an image column and a tags column
-(`image,tags` by default; set `image_column: image_name` for a Planet-style `labels.csv`).
+The CSV is UTF-8 with a header of exactly an image column, a tags column (`image,tags` by
+default; set `image_column: image_name` for a Planet-style `labels.csv`) and the `attributes`
+columns, single-choice labels such as Fashion Product Images' gender, articleType, baseColour
+(items then carry "attributes": {column: value}, which encode turns into one softmax head each).
 Tags are separated by spaces and/or commas, and case-folded (`Red` and `RED` are one tag); a
 tag list with commas must be quoted (`a.jpg,"red,long"`), since a row with more fields than
 the header is an error, as is any other column and an image listed twice. Image paths are
@@ -38,6 +40,7 @@ class Params(StrictModel):
     images_dir: str | None = None  # null: the folder holding the CSV
     image_column: str = "image"
     tags_column: str = "tags"
+    attributes: list[str] = []  # single-choice columns (e.g. gender, articleType), one head each
     image_suffix: str = ""  # appended to every image path, e.g. ".jpg"
     min_side: int = Field(default=32, ge=1)
     max_pixels: int = Field(default=40_000_000, ge=1)
@@ -46,6 +49,16 @@ class Params(StrictModel):
 def parse_tags(text: str) -> list[str]:
     """Tags from a space- and/or comma-separated cell, case-folded, in order, without repeats."""
     return list(dict.fromkeys(tag.casefold() for tag in TAG_SEPARATORS.split(text) if tag))
+
+
+def parse_attributes(fields: dict[str, str], where: str) -> dict[str, str]:
+    """The row's single-choice attribute values by column name; an empty cell is an error."""
+    values = {}
+    for name, text in fields.items():
+        if not text.strip():
+            raise PipelineError(f"{where}: empty attribute '{name}'")
+        values[name] = text.strip()
+    return values
 
 
 def resolve_inside(folder: Path, relative: str) -> Path:
@@ -58,15 +71,18 @@ def resolve_inside(folder: Path, relative: str) -> Path:
 
 
 def check_header(header: list[str], params: Params, csv_path: Path) -> tuple[int, int]:
-    """Positions of the image and tags columns; a missing or any other column is an error."""
-    for column in (params.image_column, params.tags_column):
+    """Positions of the image and tags columns; a missing declared column (image, tags,
+    attributes) or any other column is an error."""
+    declared = [params.image_column, params.tags_column, *params.attributes]
+    for column in declared:
         if column not in header:
             raise PipelineError(f"{csv_path}: missing column '{column}' (header: {header})")
-    extra = [column for column in header if column not in (params.image_column, params.tags_column)]
-    if extra or len(header) != 2:
+    extra = [column for column in header if column not in declared]
+    if extra or len(header) != len(declared):
         raise PipelineError(
             f"{csv_path}: unexpected column(s) {extra or header} (header: {header}); the CSV "
-            f"holds exactly '{params.image_column}' and '{params.tags_column}'"
+            f"holds exactly {declared} (download.labelled: image_column, tags_column, "
+            "attributes)"
         )
     return header.index(params.image_column), header.index(params.tags_column)
 
@@ -88,8 +104,9 @@ def read_csv_lines(csv_path: Path) -> list[tuple[int, list[str]]]:
         raise PipelineError(f"{csv_path}: not a readable CSV ({error})") from None
 
 
-def read_rows(params: Params) -> list[tuple[int, str, list[str]]]:
-    """(CSV line number, image path, tags) for every row, checking columns, fields and tags.
+def read_rows(params: Params) -> list[tuple[int, str, list[str], dict[str, str]]]:
+    """(CSV line number, image path, tags, attributes) for every row, checking columns, fields,
+    tags and attributes.
 
     A row with more fields than the header is an error rather than extra tags: an unquoted
     comma-separated tag list (`a.jpg,red,long,dress`) must be quoted (`a.jpg,"red,long,dress"`)
@@ -100,7 +117,9 @@ def read_rows(params: Params) -> list[tuple[int, str, list[str]]]:
     if not lines:
         raise PipelineError(f"{csv_path}: empty file (expected a header)")
     (_, header), records = lines[0], lines[1:]
-    image_at, tags_at = check_header([name.strip() for name in header], params, csv_path)
+    header = [name.strip() for name in header]
+    image_at, tags_at = check_header(header, params, csv_path)
+    attribute_at = {name: header.index(name) for name in params.attributes}
     rows = []
     for line, fields in records:
         where = f"{csv_path}: line {line}"
@@ -115,20 +134,22 @@ def read_rows(params: Params) -> list[tuple[int, str, list[str]]]:
         tags = parse_tags(fields[tags_at])
         if not tags:
             raise PipelineError(f"{where}: {image}: no tags")
-        rows.append((line, image + params.image_suffix, tags))
+        cells = {name: fields[position] for name, position in attribute_at.items()}
+        attributes = parse_attributes(cells, f"{where}: {image}")
+        rows.append((line, image + params.image_suffix, tags, attributes))
     if not rows:
         raise PipelineError(f"{csv_path}: no rows")
     return rows
 
 
 def locate_images(
-    rows: list[tuple[int, str, list[str]]], images_dir: Path, csv_path: Path
+    rows: list[tuple[int, str, list[str], dict[str, str]]], images_dir: Path, csv_path: Path
 ) -> list[Path]:
     """Each row's image file, resolved inside `images_dir`; missing or repeated ones are errors."""
     root = images_dir.resolve()
     line_of: dict[Path, int] = {}
     sources = []
-    for line, image, _ in rows:
+    for line, image, *_ in rows:
         where = f"{csv_path}: line {line}: {image}"
         try:
             source = resolve_inside(root, image)
@@ -160,7 +181,7 @@ def fetch(params: Params, raw_dir: Path) -> list[dict]:
     width = max(5, len(str(len(rows) - 1)))
     items = []
     progress = tqdm(list(zip(rows, sources, strict=True)), desc="labelled images", unit="img")
-    for index, ((line, image, tags), source) in enumerate(progress):
+    for index, ((line, image, tags, attributes), source) in enumerate(progress):
         data = source.read_bytes()
         try:
             verify_image(data, params.min_side, params.max_pixels)
@@ -169,13 +190,12 @@ def fetch(params: Params, raw_dir: Path) -> list[dict]:
         relative = source.relative_to(root).as_posix()
         with atomic_path(raw_dir / "images" / relative) as temporary:
             temporary.write_bytes(data)
-        items.append(
-            {
-                "id": f"l{index:0{width}d}",
-                "image": f"images/{relative}",
-                "url": image,
-                "descriptions": [],
-                "tags": tags,
-            }
-        )
+        item = {
+            "id": f"l{index:0{width}d}",
+            "image": f"images/{relative}",
+            "url": image,
+            "descriptions": [],
+            "tags": tags,
+        }
+        items.append(item | ({"attributes": attributes} if attributes else {}))
     return items

@@ -90,10 +90,10 @@ def train_description(params: dict[str, Any], tags: int) -> str:
 
 def test_description(headline: dict) -> str:
     """The headline numbers that evaluate appends to the description."""
-    model, baseline = headline["model"], headline["baseline"]
+    baseline = headline["baseline"]
     return (
-        f"test micro-F1 {model['micro_f1']:.3f} (baseline {baseline['micro_f1']:.3f}), "
-        f"mAP {model['map']:.3f} (baseline {baseline['map']:.3f})"
+        f"test micro-F1 {headline['micro_f1']:.3f} (baseline {baseline['micro_f1']:.3f}), "
+        f"mAP {headline['map']:.3f} (baseline {baseline['map']:.3f})"
     )
 
 

@@ -26,6 +26,7 @@ from fashion_tagger.evaluation.report import (
     EvaluateParams,
     details,
     headline,
+    model_numbers,
     per_tag_rows,
     prior_scores,
     tta_block,
@@ -131,7 +132,7 @@ def main() -> None:
         run_id=read_json(RUN_FILE)["run_id"], params=section_params("evaluate")
     )
     tracker.log_metrics(
-        grouped("test", summary["model"] | {f"tuned_{k}": v for k, v in summary["tuned"].items()})
+        grouped("test", model_numbers(summary))
         | grouped("baseline", summary["baseline"])
         | grouped("test", {f"tta_{k}": v for k, v in summary.get("tta", {}).items()})
     )
@@ -150,11 +151,11 @@ def main() -> None:
         tracker.log_artifact(ATTRIBUTE_METRICS_FILE)
         tracker.log_artifact(CONFUSION_FILE, "plots")
     tracker.end()
-    model, prior, tuned = summary["model"], summary["baseline"], summary["tuned"]
+    model, prior = summary, summary["baseline"]
     print(
         f"evaluate: {len(test.ids)} test items: micro-F1 {model['micro_f1']:.3f} "
-        f"(baseline {prior['micro_f1']:.3f}; val-tuned global {tuned['global_micro_f1']:.3f}), "
-        f"macro-F1 {model['macro_f1']:.3f} (val-tuned per tag {tuned['per_tag_macro_f1']:.3f}), "
+        f"(baseline {prior['micro_f1']:.3f}; val-tuned global {model['tuned_micro_f1']:.3f}), "
+        f"macro-F1 {model['macro_f1']:.3f} (val-tuned per tag {model['tuned_macro_f1']:.3f}), "
         f"mAP {model['map']:.3f} (baseline {prior['map']:.3f}) -> {EVAL_FILE}"
     )
 

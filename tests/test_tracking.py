@@ -105,7 +105,7 @@ def test_run_read_back_has_sections_dataset_and_description(tracked):
     assert sections == ["Train", "Val", "baseline", "model", "test"]
     assert {"Train/loss", "Train/lr", "Val/loss", "Val/map", "Val/f2"} <= names
     assert {"model/best_epoch", "model/global_threshold"} <= names
-    assert {"test/micro_f1", "test/map", "test/tuned_global_micro_f1"} <= names
+    assert {"test/micro_f1", "test/map", "test/tuned_micro_f1"} <= names
     assert {"baseline/micro_f1", "baseline/map"} <= names
     assert len(client.get_metric_history(run.info.run_id, "Train/loss")) == 2  # epochs
     [dataset_input] = run.inputs.dataset_inputs

@@ -3,11 +3,13 @@
 The baseline gives every test item the same score per tag: the tag's frequency in the training
 split. At threshold 0.5 it predicts exactly the tags that most training items carry, so the gap
 between the two is what the images teach the model. Two files:
-- `metrics/eval.json` (`headline`, the DVC metric, at most 20 numbers): {"test_items", "model":
-  {micro/macro/samples F1, mAP, macro/micro ROC AUC, F2, accuracy_multi} at
-  `evaluate.threshold`, "tuned": {micro F1 at the val-chosen global threshold, macro F1 at the
-  val-chosen per-tag thresholds}, "baseline": {micro/macro F1, mAP, macro ROC AUC, F2,
-  accuracy_multi}};
+- `metrics/eval.json` (`headline`, the DVC metric, at most 20 numbers, with short flat names so
+  that `dvc exp show --only-changed` fits a 200-character terminal): the model's `micro_f1`,
+  `macro_f1`, `samples_f1`, `map`, `auc` (ROC AUC, macro over tags), `auc_micro`, `f2` and
+  `acc_multi` (fastai's accuracy_multi) at `evaluate.threshold`; `tuned_micro_f1` (at the
+  val-chosen global threshold) and `tuned_macro_f1` (at the val-chosen per-tag thresholds);
+  "baseline": its micro/macro F1, mAP, auc, f2 and acc_multi; and, with `evaluate.tta`,
+  "tta": micro-F1 and mAP of the flip-averaged scores;
 - `metrics/eval_details.json` (`details`, a plain output): every number (precision, recall,
   hamming loss, ...) of model and baseline, the model at each val-chosen threshold, and
   `map_tags_excluded` (tags without test positives, left out of mAP).
@@ -22,18 +24,20 @@ from fashion_tagger.evaluation.metrics import per_tag_table, summary, threshold_
 from fashion_tagger.model.network import tag_thresholds
 from fashion_tagger.params import StrictModel
 
-# eval.json's numbers at evaluate.threshold (all others: eval_details.json)
-HEADLINE_MODEL = (
-    "micro_f1",
-    "macro_f1",
-    "samples_f1",
-    "map",
-    "roc_auc_macro",
-    "roc_auc_micro",
-    "f2",
-    "accuracy_multi",
-)
-HEADLINE_BASELINE = ("micro_f1", "macro_f1", "map", "roc_auc_macro", "f2", "accuracy_multi")
+# eval.json's names for the numbers at evaluate.threshold (all others: eval_details.json)
+HEADLINE_MODEL = {
+    "micro_f1": "micro_f1",
+    "macro_f1": "macro_f1",
+    "samples_f1": "samples_f1",
+    "map": "map",
+    "auc": "roc_auc_macro",
+    "auc_micro": "roc_auc_micro",
+    "f2": "f2",
+    "acc_multi": "accuracy_multi",
+}
+HEADLINE_BASELINE = {
+    name: HEADLINE_MODEL[name] for name in ("micro_f1", "macro_f1", "map", "auc", "f2", "acc_multi")
+}
 
 
 class EvaluateParams(StrictModel):
@@ -83,12 +87,19 @@ def headline(detail: dict) -> dict:
     show`), picked from `details`; under 20 so the table stays narrow."""
     return {
         "test_items": detail["test_items"],
-        "model": {key: detail["model"][key] for key in HEADLINE_MODEL},
-        "tuned": {
-            "global_micro_f1": detail["by_threshold"]["global"]["micro_f1"],
-            "per_tag_macro_f1": detail["by_threshold"]["per_tag"]["macro_f1"],
-        },
-        "baseline": {key: detail["baseline"][key] for key in HEADLINE_BASELINE},
+        **{name: detail["model"][key] for name, key in HEADLINE_MODEL.items()},
+        "tuned_micro_f1": detail["by_threshold"]["global"]["micro_f1"],
+        "tuned_macro_f1": detail["by_threshold"]["per_tag"]["macro_f1"],
+        "baseline": {name: detail["baseline"][key] for name, key in HEADLINE_BASELINE.items()},
+    }
+
+
+def model_numbers(summary: dict) -> dict:
+    """The model's own numbers of an eval.json (no item count, baseline or tta block)."""
+    return {
+        key: value
+        for key, value in summary.items()
+        if key != "test_items" and not isinstance(value, dict)
     }
 
 

@@ -17,7 +17,7 @@ $(VENV)/.installed: pyproject.toml
 repro: setup
 	dvc repro
 
-test: setup
+test: setup browser
 	python -m pytest
 
 lint: setup

@@ -26,6 +26,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from benchmarks.bench_train import DEFAULT_AUGMENT, TAGS
 from fashion_tagger.data.batches import BatchLoader
 from fashion_tagger.data.cache import load_cache, write_cache
 from fashion_tagger.data.dataset import SplitData
@@ -34,13 +35,6 @@ from fashion_tagger.model.distributed import SINGLE_PROCESS
 from fashion_tagger.model.training import device_batches
 
 DISTINCT_FILES = 32
-TAGS = 50
-DEFAULT_AUGMENT = {
-    "hflip": True,
-    "grayscale": 0.1,
-    "color_jitter": 0.1,
-    "affine": {"degrees": 0, "translate": 0.0, "scale": 0.0},
-}
 
 
 def peak_rss_mib(who: int = resource.RUSAGE_SELF) -> float:

@@ -16,6 +16,8 @@ process per device); under torchrun every rank trains, and rank 0 alone writes f
 
 from __future__ import annotations
 
+from functools import partial
+
 from fashion_tagger.data.dataset import load_attribute_classes, load_labelled_split
 from fashion_tagger.errors import PipelineError, run_stage
 from fashion_tagger.io import remove_dead_temporaries, write_csv, write_json
@@ -88,17 +90,19 @@ def train(
     data_files = [LABELS_FILE, SPLIT_FILE, *([ATTRIBUTES_FILE] if attribute_classes else [])]
     run_fingerprint = fingerprint(params, data_files, data["train"].image_shape)
     checkpoint = repo_path(CHECKPOINTS_DIR) / run_fingerprint[:16] / "last.pt"
+    fit_here = partial(
+        fit,
+        params,
+        runtime,
+        classes,
+        data,
+        checkpoint,
+        run_fingerprint,
+        ranks=ranks,
+        attribute_classes=attribute_classes,
+    )
     if not ranks.main:
-        fit(
-            params,
-            runtime,
-            classes,
-            data,
-            checkpoint,
-            run_fingerprint,
-            ranks=ranks,
-            attribute_classes=attribute_classes,
-        )
+        fit_here()
         return
     remove_dead_temporaries(repo_path(CHECKPOINTS_DIR), recursive=True)
 
@@ -110,16 +114,8 @@ def train(
         data_files, name=f"fashion-tagger-{logged_params.get('download.source', 'data')}"
     )
     try:
-        tagger, history = fit(
-            params,
-            runtime,
-            classes,
-            data,
-            checkpoint,
-            run_fingerprint,
-            on_epoch=lambda row: tracker.log_metrics(epoch_metric_names(row), step=row["epoch"]),
-            ranks=ranks,
-            attribute_classes=attribute_classes,
+        tagger, history = fit_here(
+            on_epoch=lambda row: tracker.log_metrics(epoch_metric_names(row), step=row["epoch"])
         )
         thresholds = tune_thresholds(tagger, data["val"], params, device)
         height, width, _ = data["train"].image_shape

@@ -172,6 +172,18 @@ def test_exp_apply_leaves_a_consistent_workspace(pipeline_copy):
     dvc(pipeline_copy, "checkout", "--force")
 
 
+def test_push_then_pull_into_a_fresh_clone_is_up_to_date(pipeline_copy, tmp_path):
+    dvc(pipeline_copy, "remote", "add", "-d", "shared", str(tmp_path / "remote"))
+    assert UP_TO_DATE in dvc(pipeline_copy, "status")
+    commit_all(pipeline_copy, "shared remote")
+    dvc(pipeline_copy, "push")
+    clone = tmp_path / "clone"
+    git(tmp_path, "clone", "-q", str(pipeline_copy), str(clone))
+    dvc(clone, "pull")
+    assert UP_TO_DATE in dvc(clone, "status")
+    assert "Running stage" not in dvc(clone, "repro")
+
+
 def test_a_failed_train_then_a_good_one_keeps_the_run_id(pipeline_copy):
     """DVC deletes data/train before train runs; the run id must come back, and no retrain."""
     run_file = pipeline_copy / "data/train/mlflow_run.json"
@@ -199,18 +211,6 @@ def test_a_failed_train_then_a_good_one_keeps_the_run_id(pipeline_copy):
     client = mlflow.MlflowClient(f"sqlite:///{pipeline_copy / 'mlflow.db'}")
     runs = client.search_runs([client.get_run(run_id).info.experiment_id])
     assert "FAILED" not in {run.info.status for run in runs}  # the bad param left no run
-
-
-def test_push_then_pull_into_a_fresh_clone_is_up_to_date(pipeline_copy, tmp_path):
-    dvc(pipeline_copy, "remote", "add", "-d", "shared", str(tmp_path / "remote"))
-    assert UP_TO_DATE in dvc(pipeline_copy, "status")
-    commit_all(pipeline_copy, "shared remote")
-    dvc(pipeline_copy, "push")
-    clone = tmp_path / "clone"
-    git(tmp_path, "clone", "-q", str(pipeline_copy), str(clone))
-    dvc(clone, "pull")
-    assert UP_TO_DATE in dvc(clone, "status")
-    assert "Running stage" not in dvc(clone, "repro")
 
 
 def test_labelled_data_is_a_tracked_dependency(pipeline_copy):

@@ -127,7 +127,8 @@ def model_paths(args, params: TrainParams, runtime, device, directory: Path):
     height, width = args.size
     split = random_split(directory, params.batch_size * args.steps, height, width)
     torch.manual_seed(params.seed)
-    tagger = Tagger(params.backbone, TAGS, params.dropout, params.head, params.pretrained)
+    # speed does not depend on the weights: random ones, so any backbone runs offline
+    tagger = Tagger(params.backbone, TAGS, params.dropout, params.head, pretrained=False)
     tagger = tagger.to(device)
     if device.type == "cuda":
         tagger = tagger.to(memory_format=torch.channels_last)

@@ -35,6 +35,7 @@ from fashion_tagger.io import read_json, write_csv, write_json
 from fashion_tagger.model.inference import (
     InferenceRuntime,
     predict_all_probabilities,
+    predict_plain_and_flipped,
     split_probabilities,
 )
 from fashion_tagger.model.network import Tagger, check_image_size, load_model
@@ -92,9 +93,14 @@ def main() -> None:
     test = data["test"]
     check_image_size(record, test.cache, MODEL_FILE)
     device = select_device(runtime.device, "runtime.evaluate.device")
-    probabilities = predict_all_probabilities(
-        tagger, test.cache, device, runtime.batch_size, rows=test.rows
-    )
+    if params.tta:  # the plain and the flip-averaged scores from one pass over the test split
+        probabilities, averaged = predict_plain_and_flipped(
+            tagger, test.cache, device, runtime.batch_size, rows=test.rows
+        )
+    else:
+        probabilities = predict_all_probabilities(
+            tagger, test.cache, device, runtime.batch_size, rows=test.rows
+        )
     scores, attribute_probabilities = split_probabilities(tagger, probabilities)
     baseline = prior_scores(data["train"].labels, len(test.ids))
 
@@ -102,10 +108,7 @@ def main() -> None:
     summary = headline(detail)
     tta_attributes = None
     if params.tta:
-        flipped = predict_all_probabilities(
-            tagger, test.cache, device, runtime.batch_size, tta=True, rows=test.rows
-        )
-        tta_scores, tta_attributes = split_probabilities(tagger, flipped)
+        tta_scores, tta_attributes = split_probabilities(tagger, averaged)
         summary["tta"] = tta_block(test.labels, tta_scores, params.threshold)
     write_json(EVAL_FILE, summary)
     write_json(EVAL_DETAILS_FILE, detail)

@@ -77,6 +77,27 @@ def head_probabilities(tagger: Tagger, logits: torch.Tensor) -> torch.Tensor:
     return torch.cat([torch.sigmoid(tags), *(block.softmax(dim=1) for block in attributes)], 1)
 
 
+def predict_plain_and_flipped(
+    tagger: Tagger,
+    images: np.ndarray,
+    device: torch.device,
+    batch_size: int = 64,
+    rows: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """In one pass: the probabilities (N, tags + all attribute classes) of each image, and the
+    average of the image's and its horizontal flip's (test-time augmentation)."""
+    tagger = tagger.to(device).eval()
+
+    def both(batch: torch.Tensor) -> torch.Tensor:
+        plain = head_probabilities(tagger, tagger(batch))
+        flipped = head_probabilities(tagger, tagger(batch.flip(-1)))
+        return torch.cat([plain, (plain + flipped) / 2], 1)
+
+    scores = predict_batches(both, images, device, batch_size, rows)
+    width = scores.shape[1] // 2
+    return scores[:, :width], scores[:, width:]
+
+
 def predict_all_probabilities(
     tagger: Tagger,
     images: np.ndarray,
@@ -87,16 +108,12 @@ def predict_all_probabilities(
 ) -> np.ndarray:
     """Probabilities (N, tags + all attribute classes) in the model's output order, of all
     images or of `rows`; with `tta` the average of each image's and its horizontal flip's."""
+    if tta:
+        return predict_plain_and_flipped(tagger, images, device, batch_size, rows)[1]
     tagger = tagger.to(device).eval()
-
-    def score(batch: torch.Tensor) -> torch.Tensor:
-        probabilities = head_probabilities(tagger, tagger(batch))
-        if tta:
-            flipped = head_probabilities(tagger, tagger(batch.flip(-1)))
-            probabilities = (probabilities + flipped) / 2
-        return probabilities
-
-    return predict_batches(score, images, device, batch_size, rows)
+    return predict_batches(
+        lambda batch: head_probabilities(tagger, tagger(batch)), images, device, batch_size, rows
+    )
 
 
 def split_probabilities(tagger: Tagger, probabilities: np.ndarray) -> tuple[np.ndarray, dict]:

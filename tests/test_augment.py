@@ -7,6 +7,7 @@ import torch
 from torchvision.transforms.v2 import functional as TF
 
 from fashion_tagger.model.augment import (
+    CPU_CHUNK,
     AugmentParams,
     BatchAugment,
     Draws,
@@ -110,6 +111,44 @@ def test_same_seed_same_images_and_a_slice_is_that_part_of_the_batch():
     part = augmentation(images[2:6].clone(), draws.slice(2, 6))
     # contrast uses each image's own mean, so a share of the batch gives the same pixels
     assert torch.allclose(part, whole[2:6], atol=1e-6)
+
+
+def test_each_image_comes_out_as_if_augmented_alone():
+    """The CPU works in chunks of images and copies flips in runs: neither may leak across."""
+    augmentation = augment(hflip=True, grayscale=0.3, color_jitter=0.2)
+    count = CPU_CHUNK + 3  # a full chunk and a short one
+    images = torch.randint(0, 256, (count, 6, 7, 3), dtype=torch.uint8)
+    draws = augmentation.draw(count, 6, 7, torch.Generator().manual_seed(2))
+    whole = augmentation(images, draws)
+    alone = [augmentation(images[i : i + 1], draws.slice(i, i + 1)) for i in range(count)]
+    assert torch.allclose(whole, torch.cat(alone), atol=1e-6)
+    assert 0 < int(draws.flip.sum()) < count and whole.is_contiguous()
+
+
+def test_cpu_output_buffers_are_reused_only_once_nothing_holds_them():
+    augmentation = augment(color_jitter=0.1)
+    images = torch.randint(0, 256, (4, 6, 6, 3), dtype=torch.uint8)
+
+    def batch(seed: int) -> torch.Tensor:
+        return augmentation(images, augmentation.draw(4, 6, 6, torch.Generator().manual_seed(seed)))
+
+    first = batch(0)
+    kept = first.clone()
+    second = batch(1)
+    assert second.data_ptr() != first.data_ptr() and torch.equal(first, kept)
+    freed = second.data_ptr()
+    del second
+    assert batch(2).data_ptr() == freed  # no new allocation
+    # a tensor autograd saved for backward holds the batch too
+    conv = torch.nn.Conv2d(3, 2, 3)
+    loss = conv(first).sum()
+    saved = first.data_ptr()
+    del first
+    assert all(batch(seed).data_ptr() != saved for seed in range(3))
+    loss.backward()
+    del loss
+    assert saved in {batch(seed).data_ptr() for seed in range(3)}
+    assert len(augmentation.outputs.buffers) <= 3
 
 
 @pytest.mark.gpu

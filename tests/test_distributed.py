@@ -69,12 +69,24 @@ def test_a_failed_relaunch_is_a_param_error(monkeypatch):
         distributed.relaunch(2, "stages.train")
 
 
-def run_train_stage(root: Path, processes: int) -> list[dict]:
-    """`python -m stages.train` in `root` with `processes` processes; its curve rows."""
+def run_train_stage(root: Path, processes: int, epochs: int = 3) -> list[dict]:
+    """`python -m stages.train` on fresh inputs in `root` with `processes` processes; its
+    curve rows."""
     params = copy.deepcopy(TINY_PARAMS)
-    params["train"]["epochs"] = 3
+    params["train"]["epochs"] = epochs
     params["runtime"]["train"]["processes"] = processes
     write_inputs(root, params=params)
+    return train_again(root)[0]
+
+
+def train_again(root: Path, **changes) -> tuple[list[dict], str]:
+    """`python -m stages.train` in `root` after `changes` to its params' `train` and
+    `runtime.train` sections; its curve rows and output."""
+    params = yaml.safe_load((root / "params.yaml").read_text())
+    runtime = params["runtime"]["train"]
+    for key, value in changes.items():
+        (runtime if key in runtime else params["train"])[key] = value
+    (root / "params.yaml").write_text(yaml.safe_dump(params))
     environment = {
         **os.environ,
         "PYTHONPATH": str(REPO),
@@ -93,13 +105,20 @@ def run_train_stage(root: Path, processes: int) -> list[dict]:
     )
     assert result.returncode == 0, result.stdout + result.stderr
     with (root / "metrics/train_curves.csv").open() as handle:
-        return [{key: float(value) for key, value in row.items()} for row in csv.DictReader(handle)]
+        rows = [{key: float(value) for key, value in row.items()} for row in csv.DictReader(handle)]
+    return rows, result.stdout
 
 
-def test_two_gloo_processes_train_like_one(tmp_path):
+@pytest.fixture(scope="module")
+def two_processes(tmp_path_factory) -> tuple[Path, list[dict]]:
+    """A 3-epoch run of the stage with 2 processes: its root and curve rows."""
+    root = tmp_path_factory.mktemp("ddp") / "two"
+    return root, run_train_stage(root, 2)
+
+
+def test_two_gloo_processes_train_like_one(tmp_path, two_processes):
     single = run_train_stage(tmp_path / "one", 1)
-    double = run_train_stage(tmp_path / "two", 2)
-    root = tmp_path / "two"
+    root, double = two_processes
     assert (root / "data/train/model.pt").exists()
     assert sorted(path.name for path in (root / "data/train").iterdir()) == [
         "mlflow_run.json",
@@ -118,3 +137,17 @@ def test_two_gloo_processes_train_like_one(tmp_path):
     saved = torch.load(root / "data/train/model.pt", weights_only=True)
     assert yaml.safe_load((root / "params.yaml").read_text())["runtime"]["train"]["processes"] == 2
     assert saved["classes"]
+
+
+def test_two_processes_resume_where_they_stopped(tmp_path, two_processes):
+    """Stop after epoch 2, then ask for 3 epochs with resume: rank 0's checkpoint brings every
+    rank back, and the curves are those of the straight 3-epoch run."""
+    root = tmp_path / "cut"
+    stopped = run_train_stage(root, 2, epochs=2)
+    resumed, output = train_again(root, epochs=3, resume=True)
+    assert "resuming from" in output and "after epoch 2" in output
+    assert resumed[:2] == stopped
+    straight = two_processes[1]
+    assert len(resumed) == len(straight) == 3
+    for got, expected in zip(resumed, straight, strict=True):
+        assert got == pytest.approx(expected, rel=1e-6, abs=1e-9)

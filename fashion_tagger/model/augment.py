@@ -155,7 +155,9 @@ class BatchAugment:
         # On the CPU a few images at a time, so their floats stay in the processor's cache from
         # conversion to clamping; on a GPU the whole batch in one go.
         chunk = CPU_CHUNK if on_cpu else count
-        scratch = torch.empty((min(chunk, count), *shape[1:]), device=device) if colour else None
+        scratch = None
+        if colour is not None:  # the floats of one chunk before their colour product
+            scratch = torch.empty((min(chunk, count), *shape[1:]), device=device)
         for start in range(0, count, chunk):
             stop = min(count, start + chunk)
             part = slice(start, stop)

@@ -1,10 +1,11 @@
 # Two entry points for a fresh clone: `make repro` runs the pipeline, `make test` runs the tests.
 # Both create the virtual environment in .venv on first use. `make browser` installs what the
-# offline plots page and its browser test need: vega from npm (node_modules/) and Chromium.
+# offline plots page and its browser test need: vega from npm (node_modules/) and Chromium;
+# `make compiler` a C++ compiler for torch.compile's CPU backend (runtime.train.compile).
 VENV := .venv
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: repro test lint setup browser
+.PHONY: repro test lint setup browser compiler
 
 setup: $(VENV)/.installed
 
@@ -17,7 +18,7 @@ $(VENV)/.installed: pyproject.toml
 repro: setup
 	dvc repro
 
-test: setup browser
+test: setup browser compiler
 	python -m pytest
 
 lint: setup
@@ -29,3 +30,6 @@ node_modules/.package-lock.json: package.json package-lock.json
 
 browser: node_modules/.package-lock.json
 	command -v chromium >/dev/null || { apt-get update && apt-get install -y chromium; }
+
+compiler:
+	command -v g++ >/dev/null || { apt-get update && apt-get install -y g++; }

@@ -251,6 +251,17 @@ def test_a_checkpoint_of_other_params_is_not_resumed(tiny_data, tmp_path, capsys
     assert "starting afresh" in capsys.readouterr().out
 
 
+def test_a_checkpoint_of_the_older_single_state_format_is_not_resumed(tiny_data, tmp_path, capsys):
+    fit(tiny_data, tmp_path / "last.pt", epochs=1)
+    state = torch.load(tmp_path / "last.pt", weights_only=True)
+    assert len(state["rng"]["ranks"]) == 1  # one process: its (CPU, CUDA) states
+    state["rng"]["torch"] = state["rng"].pop("ranks")[0][0]
+    save_torch(tmp_path / "last.pt", state)
+    _, history = fit(tiny_data, tmp_path / "last.pt", epochs=2, resume=True)
+    assert len(history) == 2
+    assert "older format); starting afresh" in capsys.readouterr().out
+
+
 def test_fingerprint_ignores_epochs_only_with_a_constant_schedule(tmp_path):
     (tmp_path / "labels.csv").write_text("id,a\nx,1\n")
     files, shape = [tmp_path / "labels.csv"], (32, 24, 3)

@@ -141,6 +141,15 @@ def gather_rows(rows: torch.Tensor, ranks: Ranks) -> torch.Tensor:
     return torch.cat([part[: int(count)] for part, count in zip(parts, counts, strict=True)])
 
 
+def gather_objects(value: object, ranks: Ranks) -> list:
+    """Every process's `value` (any picklable object), in rank order."""
+    if ranks.world == 1:
+        return [value]
+    values = [None] * ranks.world
+    dist.all_gather_object(values, value)
+    return values
+
+
 def barrier(ranks: Ranks) -> None:
     """Wait for all processes (e.g. until rank 0 has written a checkpoint)."""
     if ranks.world > 1:

@@ -40,6 +40,7 @@ from fashion_tagger.model.distributed import (
     SINGLE_PROCESS,
     Ranks,
     barrier,
+    gather_objects,
     gather_rows,
     rank_device,
     sum_across,
@@ -187,6 +188,9 @@ def load_checkpoint(path: Path, expected_fingerprint: str, epochs: int) -> dict 
             "schedule, other epochs too); starting afresh"
         )
         return None
+    if "ranks" not in state["rng"]:
+        print(f"train: {path} keeps one process's random state (older format); starting afresh")
+        return None
     if state["epoch"] > epochs:
         print(f"train: {path} has {state['epoch']} epochs, more than train.epochs; starting afresh")
         return None
@@ -197,6 +201,24 @@ def load_checkpoint(path: Path, expected_fingerprint: str, epochs: int) -> dict 
 # ---------------------------------------------------------------- training
 
 AUGMENT_SEED_OFFSET = 1_000_003  # the augmentation draws' generator: seed + this
+RANK_SEED_OFFSET = 7_919  # DDP rank r > 0 seeds its dropout masks with seed + r * this
+
+
+def restore_rank_rng(saved: dict, ranks: Ranks, device: torch.device) -> None:
+    """This rank's torch RNG states from a checkpoint. Resumed with another number of processes,
+    ranks the checkpoint does not know keep their fresh seeds (only dropout masks differ)."""
+    states = saved["ranks"]
+    if len(states) != ranks.world and ranks.main:
+        print(
+            f"train: the checkpoint was written by {len(states)} processes, resuming with "
+            f"{ranks.world}: ranks beyond its own draw fresh dropout masks"
+        )
+    if ranks.rank >= len(states):
+        return
+    cpu_state, cuda_state = states[ranks.rank]
+    torch.set_rng_state(cpu_state)
+    if device.type == "cuda" and cuda_state is not None:
+        torch.cuda.set_rng_state(cuda_state, device)
 
 
 def device_batches(
@@ -358,6 +380,8 @@ def fit(
     ).to(device)
     if device.type == "cuda":
         tagger = tagger.to(memory_format=torch.channels_last)
+    if ranks.rank > 0:  # its own dropout masks; rank 0 goes on as one process would
+        torch.manual_seed(params.seed + RANK_SEED_OFFSET * ranks.rank)
     loader = BatchLoader(
         data["train"],
         params.batch_size,
@@ -393,11 +417,9 @@ def fit(
         scaler.load_state_dict(state["scaler"])
         if ema is not None:
             ema.load_state_dict(state["ema"])
-        torch.set_rng_state(state["rng"]["torch"])
+        restore_rank_rng(state["rng"], ranks, device)
         generator.set_state(state["rng"]["loader"])
         augment_generator.set_state(state["rng"]["augment"])
-        if device.type == "cuda" and state["rng"]["cuda"]:
-            torch.cuda.set_rng_state_all(state["rng"]["cuda"])
         history, best_state = state["history"], state["best_model"]
         for row in history:
             on_epoch(row)
@@ -432,6 +454,13 @@ def fit(
         if best_epoch(history) == epoch:
             best_state = cpu_state(evaluated)
         on_epoch(row)
+        rank_rng = gather_objects(
+            (
+                torch.get_rng_state(),
+                torch.cuda.get_rng_state(device) if device.type == "cuda" else None,
+            ),
+            ranks,
+        )
         if not ranks.main:
             continue
         frozen = " (backbone frozen)" if tagger.backbone_frozen else ""
@@ -451,10 +480,9 @@ def fit(
                 "scaler": scaler.state_dict(),
                 "ema": ema.state_dict() if ema is not None else None,
                 "rng": {
-                    "torch": torch.get_rng_state(),
+                    "ranks": rank_rng,  # (CPU state, CUDA state or None) of every rank
                     "loader": generator.get_state(),
                     "augment": augment_generator.get_state(),
-                    "cuda": torch.cuda.get_rng_state_all() if device.type == "cuda" else [],
                 },
                 "history": history,
                 "best_model": best_state,

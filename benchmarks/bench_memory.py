@@ -26,13 +26,10 @@ import numpy as np
 import torch
 from PIL import Image
 
-from benchmarks.bench_train import DEFAULT_AUGMENT, TAGS
-from fashion_tagger.data.batches import BatchLoader
+from benchmarks.bench_train import DEFAULT_AUGMENT, TAGS, augmented_passes
 from fashion_tagger.data.cache import load_cache, write_cache
 from fashion_tagger.data.dataset import SplitData
-from fashion_tagger.model.augment import AugmentParams, BatchAugment
-from fashion_tagger.model.distributed import SINGLE_PROCESS
-from fashion_tagger.model.training import device_batches
+from fashion_tagger.model.augment import AugmentParams
 
 DISTINCT_FILES = 32
 
@@ -70,14 +67,10 @@ def epoch_part(folder: Path, batch: int, workers: int, limit: int | None) -> Non
     ids, cache = load_cache(folder / "cache")
     labels = (np.random.default_rng(1).random((len(ids), TAGS)) < 0.2).astype(np.float32)
     split = SplitData(ids, cache, np.arange(len(ids)), labels)
-    loader = BatchLoader(split, batch, torch.Generator().manual_seed(0), workers)
-    augment = BatchAugment(AugmentParams.model_validate(DEFAULT_AUGMENT))
-    generator = torch.Generator().manual_seed(1)
-    device = torch.device("cpu")
+    augment = AugmentParams.model_validate(DEFAULT_AUGMENT)
+    one_pass = augmented_passes(split, batch, augment, workers, torch.device("cpu"))
     start, seen = time.perf_counter(), 0
-    for index, (images, _) in enumerate(
-        device_batches(loader, augment, generator, SINGLE_PROCESS, device)
-    ):
+    for index, (images, _) in enumerate(one_pass()):
         seen += len(images)
         if limit is not None and index + 1 >= limit:
             break

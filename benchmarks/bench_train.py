@@ -98,23 +98,33 @@ def train_steps(tagger, optimizer, batches: Iterable, device, amp_dtype) -> int:
     return seen
 
 
+def augmented_passes(
+    split: SplitData, batch_size: int, augment: AugmentParams, workers: int, device: torch.device
+) -> Callable[[], Iterable]:
+    """A function giving one pass of the training data path over `split` per call (the
+    stage's `device_batches`: shuffled uint8 batches to `device`, augmented there)."""
+    loader = BatchLoader(
+        split,
+        batch_size,
+        torch.Generator().manual_seed(0),
+        workers,
+        pin_memory=device.type == "cuda",
+    )
+    batch_augment = BatchAugment(augment)
+    generator = torch.Generator().manual_seed(1)
+    return lambda: device_batches(loader, batch_augment, generator, SINGLE_PROCESS, device)
+
+
 def data_path(args, runtime: TrainRuntime, device: torch.device, directory: Path) -> list[float]:
     """(a): batches from the cache to augmented float tensors on the device."""
     size = args.data_size
     split = random_split(directory, args.data_batch * args.data_batches, size, size)
-    loader = BatchLoader(
-        split,
-        args.data_batch,
-        torch.Generator().manual_seed(0),
-        runtime.workers,
-        pin_memory=device.type == "cuda",
-    )
-    augment = BatchAugment(AugmentParams.model_validate(DEFAULT_AUGMENT))
-    generator = torch.Generator().manual_seed(1)
+    augment = AugmentParams.model_validate(DEFAULT_AUGMENT)
+    one_pass = augmented_passes(split, args.data_batch, augment, runtime.workers, device)
 
     def run() -> int:
         seen = 0
-        for images, _ in device_batches(loader, augment, generator, SINGLE_PROCESS, device):
+        for images, _ in one_pass():
             seen += len(images)
         synchronize(device)
         return seen
@@ -136,23 +146,14 @@ def model_paths(args, params: TrainParams, runtime, device, directory: Path):
     model = torch.compile(tagger) if runtime.compile else tagger
     optimizer = torch.optim.Adam(tagger.parameters(), lr=params.lr)
     amp_dtype = autocast_dtype(device, params.amp)
-    loader = BatchLoader(
-        split,
-        params.batch_size,
-        torch.Generator().manual_seed(0),
-        runtime.workers,
-        pin_memory=device.type == "cuda",
-    )
-    augment = BatchAugment(params.augment)
-    generator = torch.Generator().manual_seed(1)
-    ready = next(device_batches(loader, augment, generator, SINGLE_PROCESS, device))
+    one_pass = augmented_passes(split, params.batch_size, params.augment, runtime.workers, device)
+    ready = next(one_pass())
 
     def tensors() -> int:
         return train_steps(model, optimizer, [ready] * args.steps, device, amp_dtype)
 
     def real() -> int:
-        batches = device_batches(loader, augment, generator, SINGLE_PROCESS, device)
-        return train_steps(model, optimizer, batches, device, amp_dtype)
+        return train_steps(model, optimizer, one_pass(), device, amp_dtype)
 
     ready_rates, real_rates = [], []
     for _ in range(args.warmup):

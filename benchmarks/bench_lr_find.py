@@ -30,6 +30,7 @@ def main() -> None:
     params = read_params("train", TrainParams)
     runtime = read_params("runtime.train", TrainRuntime)
     _, data = load_labelled_split(("train",))
+    attribute_classes = load_attribute_classes()
     device = select_device(runtime.device, "runtime.train.device")
     walls, cpus = [], []
     for repeat in range(args.repeats):
@@ -37,7 +38,7 @@ def main() -> None:
         rows = lr_sweep(
             params,
             data["train"],
-            load_attribute_classes(),
+            attribute_classes,
             device,
             sweep_lrs(1e-7, 10.0, args.steps),
             runtime.workers,

@@ -31,7 +31,6 @@ from fashion_tagger.data.batches import BatchLoader
 from fashion_tagger.data.cache import PrepareParams
 from fashion_tagger.data.dataset import SplitData
 from fashion_tagger.model.augment import AugmentParams, BatchAugment
-from fashion_tagger.model.distributed import SINGLE_PROCESS
 from fashion_tagger.model.network import Tagger
 from fashion_tagger.model.training import TrainParams, TrainRuntime, device_batches
 from fashion_tagger.params import read_params
@@ -112,7 +111,7 @@ def augmented_passes(
     )
     batch_augment = BatchAugment(augment)
     generator = torch.Generator().manual_seed(1)
-    return lambda: device_batches(loader, batch_augment, generator, SINGLE_PROCESS, device)
+    return lambda: device_batches(loader, batch_augment, generator, device)
 
 
 def data_path(args, runtime: TrainRuntime, device: torch.device, directory: Path) -> list[float]:

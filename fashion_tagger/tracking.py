@@ -140,11 +140,11 @@ def owner_tags() -> dict[str, str]:
     return {HOST_TAG: socket.gethostname(), PID_TAG: str(os.getpid())}
 
 
-def mark_killed_runs(experiment_id: str) -> list[str]:
+def mark_killed_runs(experiment_id: str) -> None:
     """Mark KILLED the runs left RUNNING by processes of this host that no longer exist.
 
     Runs opened on other hosts, and runs whose process is alive (a parallel `dvc queue`
-    worker), are left alone. Returns the ids marked.
+    worker), are left alone.
     """
     import mlflow
 
@@ -154,13 +154,10 @@ def mark_killed_runs(experiment_id: str) -> list[str]:
         filter_string=f"attributes.status = 'RUNNING' and tags.`{HOST_TAG}` = "
         f"'{socket.gethostname()}'",
     )
-    killed = []
     for run in running:
         pid = run.data.tags.get(PID_TAG, "")
         if pid.isdigit() and int(pid) != os.getpid() and not process_alive(int(pid)):
             client.set_terminated(run.info.run_id, "KILLED")
-            killed.append(run.info.run_id)
-    return killed
 
 
 def read_all_params(path: Path = PARAMS_FILE) -> dict[str, Any]:
@@ -312,9 +309,12 @@ class Tracker:
         run = self._guard("read run", mlflow.get_run, self.run_id) if self.run_id else None
         return run.data.tags.get(DESCRIPTION_TAG, "") if run else ""
 
-    def log_dataset(self, files: list[Path], name: str, context: str = "training") -> None:
-        """Record `files` as the run's dataset input (Datasets column): source, digest."""
-        self._guard("log dataset", _log_dataset, files, name, context)
+    def log_dataset(
+        self, directory: Path, name: str, digest: str, context: str = "training"
+    ) -> None:
+        """Record the data in `directory` as the run's dataset input (Datasets column): its
+        location and `digest` (the files' sha256, as `pipeline_tags` computes it)."""
+        self._guard("log dataset", _log_dataset, directory, name, digest, context)
 
     def register(self, model_uri: str | None, settings: TrackingRuntime) -> None:
         """Register the logged model under `settings.register_model` (if set) and point
@@ -349,16 +349,15 @@ def pipeline_tags(data_files: Iterable[Path]) -> dict[str, str]:
     return tags
 
 
-def _log_dataset(files: list[Path], name: str, context: str) -> None:
-    """Log a metadata-only MLflow dataset: where the files are, and their sha256 as digest."""
+def _log_dataset(directory: Path, name: str, digest: str, context: str) -> None:
+    """Log a metadata-only MLflow dataset: where the files are, and their digest."""
     import mlflow
     from mlflow.data.dataset_source_registry import get_dataset_source_from_json
     from mlflow.data.meta_dataset import MetaDataset
 
-    uri = (repo_root() / Path(files[0]).parent).as_uri()
+    uri = (repo_root() / directory).as_uri()
     source = get_dataset_source_from_json(json.dumps({"uri": uri}), "local")
-    digest = sha256_files(files)[:DIGEST_LENGTH]
-    mlflow.log_input(MetaDataset(source, name=name, digest=digest), context=context)
+    mlflow.log_input(MetaDataset(source, name=name, digest=digest[:DIGEST_LENGTH]), context=context)
 
 
 def _register(model_uri: str, settings: TrackingRuntime) -> None:

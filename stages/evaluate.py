@@ -19,7 +19,11 @@ from PIL import Image
 from fashion_tagger.data.dataset import SplitData, load_attribute_classes, load_labelled_split
 from fashion_tagger.data.items import evenly_spaced, item_images
 from fashion_tagger.errors import PipelineError, run_stage
-from fashion_tagger.evaluation.attributes import attribute_report, draw_confusions
+from fashion_tagger.evaluation.attributes import (
+    attribute_report,
+    draw_confusions,
+    model_attribute_scores,
+)
 from fashion_tagger.evaluation.metrics import micro_pr_curve, top_tags
 from fashion_tagger.evaluation.pictures import draw_gallery
 from fashion_tagger.evaluation.report import (
@@ -38,7 +42,7 @@ from fashion_tagger.model.inference import (
     predict_plain_and_flipped,
     split_probabilities,
 )
-from fashion_tagger.model.network import Tagger, check_image_size, load_model
+from fashion_tagger.model.network import check_image_size, load_model
 from fashion_tagger.params import read_params
 from fashion_tagger.paths import (
     ATTRIBUTE_METRICS_FILE,
@@ -57,28 +61,27 @@ from fashion_tagger.tracking import Tracker, grouped, section_params, test_descr
 
 
 def evaluate_attributes(
-    tagger: Tagger,
+    record: dict,
     data: dict[str, SplitData],
     probabilities: dict,
     tta_probabilities: dict | None,
 ) -> dict:
     """metrics/attributes.json ({} for a model of tags only) and metrics/confusion.png: per
     attribute, model and majority-class baseline, and the flip-averaged model when evaluate.tta
-    is on."""
+    is on (`record`: the model's record, which names its attributes' classes)."""
     classes = load_attribute_classes()
-    if list(classes) != list(tagger.attribute_sizes) or any(
-        len(values) != tagger.attribute_sizes[name] for name, values in classes.items()
-    ):
-        raise PipelineError(f"{MODEL_FILE}: trained on other attributes than data/encode")
+    trained = record.get("attributes", {})
+    if [(name, list(values)) for name, values in trained.items()] != list(classes.items()):
+        raise PipelineError(
+            f"{MODEL_FILE}: trained on other attributes than data/encode; re-run train"
+        )
     test, train = data["test"].attributes, data["train"].attributes
     draw_confusions(CONFUSION_FILE, test, probabilities, train, classes)
-    result: dict = {}
-    if classes:
-        result = attribute_report(test, probabilities, train, classes)
-        if tta_probabilities is not None:
-            tta = attribute_report(test, tta_probabilities, train, classes)
-            for name in result:
-                result[name]["tta"] = tta[name]["model"]
+    result = attribute_report(test, probabilities, train, classes)  # {} without attributes
+    if tta_probabilities is not None:
+        tta = model_attribute_scores(test, tta_probabilities, classes)
+        for name in result:
+            result[name]["tta"] = tta[name]
     write_json(ATTRIBUTE_METRICS_FILE, result)
     return result
 
@@ -112,7 +115,7 @@ def main() -> None:
         summary["tta"] = tta_block(test.labels, tta_scores, params.threshold)
     write_json(EVAL_FILE, summary)
     write_json(EVAL_DETAILS_FILE, detail)
-    attributes = evaluate_attributes(tagger, data, attribute_probabilities, tta_attributes)
+    attributes = evaluate_attributes(record, data, attribute_probabilities, tta_attributes)
     write_csv(PER_TAG_FILE, per_tag_rows(test.labels, scores, params.threshold, record))
     write_csv(PR_CURVE_FILE, micro_pr_curve(test.labels, scores, params.pr_points))
 
@@ -139,11 +142,14 @@ def main() -> None:
         | grouped("baseline", summary["baseline"])
         | grouped("test", {f"tta_{k}": v for k, v in summary.get("tta", {}).items()})
     )
+    attribute_metrics: dict[str, float] = {}
     for name, figures in attributes.items():
         for who, section in (("model", "test"), ("baseline", "baseline"), ("tta", "test")):
             prefix = f"tta_{name}" if who == "tta" else name
             numbers = {k: v for k, v in figures.get(who, {}).items() if k != "class"}
-            tracker.log_metrics(grouped(section, {f"{prefix}_{k}": v for k, v in numbers.items()}))
+            attribute_metrics |= grouped(section, {f"{prefix}_{k}": v for k, v in numbers.items()})
+    if attribute_metrics:
+        tracker.log_metrics(attribute_metrics)
     trained = tracker.description().split(" | ")[0]
     tracker.describe(" | ".join(filter(None, (trained, test_description(summary)))))
     for path in (EVAL_FILE, EVAL_DETAILS_FILE):

@@ -25,10 +25,11 @@ from fashion_tagger.text.tags import (
     TagsParams,
     label_items,
     load_translated_items,
-    tag_frequency,
     tag_report,
     tag_report_rows,
 )
+
+FREQUENCY_COLUMNS = ["tag", "kind", "items"]
 
 
 def main() -> None:
@@ -41,7 +42,9 @@ def main() -> None:
     report = tag_report(result, params.method)
     write_json(TAGGED_ITEMS_FILE, labelled)
     write_json(VOCABULARY_FILE, vocabulary)
-    write_csv(TAG_FREQUENCY_FILE, tag_frequency(labelled, vocabulary), ["tag", "kind", "items"])
+    # The report's tag rows are tag_frequency's rows plus negated_items: keep its columns.
+    frequency = [{column: row[column] for column in FREQUENCY_COLUMNS} for row in report["tags"]]
+    write_csv(TAG_FREQUENCY_FILE, frequency, FREQUENCY_COLUMNS)
     write_json(TAG_REPORT_FILE, report)
     write_csv(TAG_REPORT_PLOT_FILE, tag_report_rows(report), REPORT_COLUMNS)
     sizes = ", ".join(f"{len(terms)} {key}" for key, terms in vocabulary.items())

@@ -108,10 +108,13 @@ def train(
 
     # Evaluate logs its own section: it may re-run alone with other values.
     logged_params = section_params("evaluate", include=False)
-    tracker = Tracker().start(tags=pipeline_tags(data_files), params=logged_params)
+    tags = pipeline_tags(data_files)
+    tracker = Tracker().start(tags=tags, params=logged_params)
     tracker.describe(train_description(logged_params, len(classes)))
     tracker.log_dataset(
-        data_files, name=f"fashion-tagger-{logged_params.get('download.source', 'data')}"
+        LABELS_FILE.parent,
+        name=f"fashion-tagger-{logged_params.get('download.source', 'data')}",
+        digest=tags["data.sha256"],
     )
     try:
         tagger, history = fit_here(

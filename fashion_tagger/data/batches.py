@@ -16,10 +16,9 @@ import numpy as np
 import torch
 
 from fashion_tagger.data.dataset import SplitData
-from fashion_tagger.data.mapped import release_pages
+from fashion_tagger.data.mapped import release_interval, release_pages
 from fashion_tagger.errors import PipelineError
 
-MAPPED_BYTES_LIMIT = 128 * 2**20  # cache pages a reader keeps mapped before handing them back
 PREFETCH_PER_WORKER = 2  # batches each thread may gather ahead
 
 
@@ -54,12 +53,12 @@ class BatchLoader:
         self.targets = split.targets()  # tag labels, then attribute class indices (float32)
         self.batch_size = batch_size
         self.local_size = batch_size // world
-        self.rank = rank
+        self.share = slice(rank * self.local_size, (rank + 1) * self.local_size)  # of a batch
         self.generator = generator
         self.workers = workers
         self.pin_memory = pin_memory
         image_bytes = int(np.prod(split.image_shape))
-        self.release_every = max(1, MAPPED_BYTES_LIMIT // (image_bytes * self.local_size))
+        self.release_every = release_interval(image_bytes * self.local_size)
 
     def __len__(self) -> int:
         return len(self.split) // self.batch_size
@@ -67,11 +66,7 @@ class BatchLoader:
     def batch_positions(self) -> list[np.ndarray]:
         """This rank's item positions for every batch of one epoch (draws the permutation)."""
         order = torch.randperm(len(self.split), generator=self.generator).numpy()
-        start = self.rank * self.local_size
-        return [
-            order[index * self.batch_size :][start : start + self.local_size]
-            for index in range(len(self))
-        ]
+        return [order[index * self.batch_size :][self.share] for index in range(len(self))]
 
     def gather(self, positions: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
         """One batch: images gathered from the cache in one index operation, and labels."""

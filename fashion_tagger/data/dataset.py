@@ -97,5 +97,7 @@ def load_labelled_split(
 
 
 def load_attribute_classes(directory: Path = Path(".")) -> dict[str, list[str]]:
-    """{attribute: [class names]} as encode wrote them; {} for a model of tags only."""
-    return load_attributes(directory / ATTRIBUTE_CLASSES_FILE, directory / ATTRIBUTES_FILE)[0]
+    """{attribute: [class names]} as encode wrote them; {} for a model of tags only. Only the
+    names: `load_labelled_split`, which every caller runs first, reads and checks the table."""
+    path = directory / ATTRIBUTE_CLASSES_FILE
+    return read_json(path) if path.exists() else {}

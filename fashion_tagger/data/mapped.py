@@ -10,6 +10,13 @@ import mmap
 
 import numpy as np
 
+RELEASE_BYTES = 128 * 2**20  # cache bytes a reader maps between two hand-backs of pages
+
+
+def release_interval(batch_bytes: int) -> int:
+    """After how many batches of `batch_bytes` a reader hands its mapped pages back."""
+    return max(1, RELEASE_BYTES // max(1, batch_bytes))
+
 
 def release_pages(images: np.ndarray) -> None:
     """Unmap the pages of a memory-mapped array from this process (they stay in the OS page

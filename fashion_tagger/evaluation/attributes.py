@@ -10,6 +10,7 @@ drawn per attribute for both, as in the multi-output seed, into one picture (a r
 from __future__ import annotations
 
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -41,6 +42,22 @@ def majority_class(train_indices: np.ndarray, classes: int) -> int:
     return int(np.bincount(train_indices, minlength=classes).argmax())
 
 
+def attribute_predictions(
+    test_indices: np.ndarray,
+    probabilities: dict[str, np.ndarray],
+    train_indices: np.ndarray,
+    classes: dict[str, list[str]],
+) -> Iterator[tuple[str, list[str], np.ndarray, np.ndarray, int, np.ndarray]]:
+    """Per attribute: its name, class names, the real class indices, the model's predicted ones
+    (argmax), the training split's majority class, and the baseline's predictions (that class
+    for every item)."""
+    for position, (name, values) in enumerate(classes.items()):
+        truth = test_indices[:, position]
+        majority = majority_class(train_indices[:, position], len(values))
+        predicted = probabilities[name].argmax(axis=1)
+        yield name, values, truth, predicted, majority, np.full_like(truth, majority)
+
+
 def attribute_report(
     test_indices: np.ndarray,
     probabilities: dict[str, np.ndarray],
@@ -52,18 +69,29 @@ def attribute_report(
     `test_indices`/`train_indices`: class indices (items x attributes); `probabilities`:
     {attribute: (test items, classes)}.
     """
-    report = {}
-    for position, (name, values) in enumerate(classes.items()):
-        truth = test_indices[:, position]
-        majority = majority_class(train_indices[:, position], len(values))
-        predicted = probabilities[name].argmax(axis=1)
-        report[name] = {
+    return {
+        name: {
             "classes": len(values),
             "model": attribute_scores(truth, predicted, len(values)),
-            "baseline": attribute_scores(truth, np.full_like(truth, majority), len(values))
+            "baseline": attribute_scores(truth, baseline, len(values))
             | {"class": values[majority]},
         }
-    return report
+        for name, values, truth, predicted, majority, baseline in attribute_predictions(
+            test_indices, probabilities, train_indices, classes
+        )
+    }
+
+
+def model_attribute_scores(
+    test_indices: np.ndarray, probabilities: dict[str, np.ndarray], classes: dict[str, list[str]]
+) -> dict[str, dict[str, float]]:
+    """Per attribute, the model's scores only (`attribute_report`'s "model", no baseline)."""
+    return {
+        name: attribute_scores(
+            test_indices[:, position], probabilities[name].argmax(axis=1), len(values)
+        )
+        for position, (name, values) in enumerate(classes.items())
+    }
 
 
 def draw_confusion(
@@ -108,13 +136,10 @@ def draw_confusions(
         for axis in axes.ravel():
             axis.axis("off")
         axes[0, 0].text(0, 0.5, "no attribute heads: this model tags only", fontsize=12)
-    for position, (name, values) in enumerate(classes.items()):
-        truth = test_indices[:, position]
-        majority = majority_class(train_indices[:, position], len(values))
-        model_axis, baseline_axis = axes[position]
-        predicted = probabilities[name].argmax(axis=1)
+    predictions = attribute_predictions(test_indices, probabilities, train_indices, classes)
+    for row, (name, values, truth, predicted, majority, baseline) in enumerate(predictions):
+        model_axis, baseline_axis = axes[row]
         draw_confusion(model_axis, truth, predicted, values, f"{name}: model, test split")
-        baseline = np.full_like(truth, majority)
         title = f"{name}: baseline (always {values[majority]})"
         draw_confusion(baseline_axis, truth, baseline, values, title)
     figure.tight_layout()

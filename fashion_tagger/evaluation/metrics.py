@@ -28,6 +28,15 @@ def accuracy_multi(y_true: np.ndarray, predicted: np.ndarray) -> float:
     return float((predicted == y_true).mean())
 
 
+def per_tag_prf(y_true: np.ndarray, scores: np.ndarray, threshold: float | np.ndarray) -> tuple:
+    """Each tag's precision, recall, F1 and support (arrays) at `threshold` (one value, or one
+    per tag)."""
+    predicted = (scores >= threshold).astype(int)
+    return precision_recall_fscore_support(
+        y_true, predicted, average=None, zero_division=0, labels=list(range(y_true.shape[1]))
+    )
+
+
 def threshold_metrics(
     y_true: np.ndarray, scores: np.ndarray, threshold: float | np.ndarray
 ) -> dict[str, float]:
@@ -57,17 +66,19 @@ def roc_aucs(y_true: np.ndarray, scores: np.ndarray) -> np.ndarray:
     return result
 
 
-def roc_auc_averages(y_true: np.ndarray, scores: np.ndarray) -> dict[str, float]:
-    """Macro ROC AUC (mean over tags where it is defined) and micro (item-tag pairs pooled);
-    0.5, chance, where undefined."""
+def macro_roc_auc(y_true: np.ndarray, scores: np.ndarray) -> float:
+    """Macro ROC AUC: the mean over tags where it is defined; 0.5, chance, where none is."""
     per_tag = roc_aucs(y_true, scores)
     defined = ~np.isnan(per_tag)
+    return float(per_tag[defined].mean()) if defined.any() else 0.5
+
+
+def roc_auc_averages(y_true: np.ndarray, scores: np.ndarray) -> dict[str, float]:
+    """Macro ROC AUC (`macro_roc_auc`) and micro (item-tag pairs pooled); 0.5, chance, where
+    undefined."""
     pooled = y_true.ravel()
     micro = roc_auc_score(pooled, scores.ravel()) if 0 < pooled.sum() < len(pooled) else 0.5
-    return {
-        "roc_auc_macro": float(per_tag[defined].mean()) if defined.any() else 0.5,
-        "roc_auc_micro": float(micro),
-    }
+    return {"roc_auc_macro": macro_roc_auc(y_true, scores), "roc_auc_micro": float(micro)}
 
 
 def average_precisions(y_true: np.ndarray, scores: np.ndarray) -> np.ndarray:
@@ -100,8 +111,12 @@ VALIDATION_SCORES = ("micro_f1", "macro_f1", "f2", "accuracy_multi", "roc_auc_ma
 
 
 def validation_scores(y_true: np.ndarray, scores: np.ndarray, threshold: float) -> dict[str, float]:
-    """The per-epoch validation curves' scores (`VALIDATION_SCORES`), all cheap on a val split."""
-    result = summary(y_true, scores, threshold)
+    """The per-epoch validation curves' scores (`VALIDATION_SCORES`), all cheap on a val split:
+    the same numbers as `summary`'s, without its pooled micro ROC AUC."""
+    result = threshold_metrics(y_true, scores, threshold) | {
+        "roc_auc_macro": macro_roc_auc(y_true, scores),
+        "map": mean_average_precision(y_true, scores)[0],
+    }
     return {name: result[name] for name in VALIDATION_SCORES}
 
 
@@ -110,10 +125,7 @@ def per_tag_table(
 ) -> list[dict]:
     """Per tag: support (test positives), precision, recall, F1 at `threshold` (one value, or
     one per tag), AP and ROC AUC (None where undefined)."""
-    predicted = (scores >= threshold).astype(int)
-    precision, recall, f1, support = precision_recall_fscore_support(
-        y_true, predicted, average=None, zero_division=0, labels=list(range(len(classes)))
-    )
+    precision, recall, f1, support = per_tag_prf(y_true, scores, threshold)
     aps = average_precisions(y_true, scores)
     aucs = roc_aucs(y_true, scores)
     return [

@@ -20,7 +20,13 @@ from __future__ import annotations
 import numpy as np
 from pydantic import Field
 
-from fashion_tagger.evaluation.metrics import per_tag_table, summary, threshold_metrics
+from fashion_tagger.evaluation.metrics import (
+    mean_average_precision,
+    per_tag_prf,
+    per_tag_table,
+    summary,
+    threshold_metrics,
+)
 from fashion_tagger.model.network import tag_thresholds
 from fashion_tagger.params import StrictModel
 
@@ -111,14 +117,17 @@ def per_tag_rows(
     classes = record["classes"]
     rows = per_tag_table(y_true, scores, threshold, classes)
     thresholds = tag_thresholds(record, "per_tag")
-    tuned = per_tag_table(y_true, scores, thresholds, classes)
-    for row, tag_threshold, tuned_row in zip(rows, thresholds, tuned, strict=True):
+    tuned = per_tag_prf(y_true, scores, thresholds)[2]
+    for row, tag_threshold, tuned_f1 in zip(rows, thresholds, tuned, strict=True):
         row["threshold"] = round(float(tag_threshold), 4)
-        row["f1_tuned"] = tuned_row["f1"]
+        row["f1_tuned"] = round(float(tuned_f1), 4)
     return rows
 
 
 def tta_block(y_true: np.ndarray, scores: np.ndarray, threshold: float) -> dict:
     """eval.json's "tta": micro-F1 at `threshold` and mAP of the flip-averaged scores."""
-    figures = summary(y_true, scores, threshold)
-    return {"micro_f1": round(figures["micro_f1"], 4), "map": round(figures["map"], 4)}
+    micro_f1 = threshold_metrics(y_true, scores, threshold)["micro_f1"]
+    return {
+        "micro_f1": round(micro_f1, 4),
+        "map": round(mean_average_precision(y_true, scores)[0], 4),
+    }

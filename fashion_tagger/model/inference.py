@@ -14,12 +14,10 @@ import numpy as np
 import torch
 from pydantic import Field
 
-from fashion_tagger.data.mapped import release_pages
+from fashion_tagger.data.mapped import release_interval, release_pages
 from fashion_tagger.model.network import Tagger, split_outputs
 from fashion_tagger.params import StrictModel
 from fashion_tagger.torch_utils import DeviceChoice
-
-RELEASE_BYTES = 128 * 2**20  # cache bytes scored between two hand-backs of mapped pages
 
 
 class InferenceRuntime(StrictModel):
@@ -42,7 +40,7 @@ def predict_batches(
     `rows` when given, in that order), in batches."""
     cuda = device.type == "cuda"
     rows = np.arange(len(images)) if rows is None else rows
-    release_every = max(1, RELEASE_BYTES // max(1, batch_size * int(np.prod(images.shape[1:]))))
+    release_every = release_interval(batch_size * int(np.prod(images.shape[1:])))
     outputs = []
     for index, start in enumerate(range(0, len(rows), batch_size)):
         batch = torch.from_numpy(images[rows[start : start + batch_size]])  # a gathered copy
@@ -118,12 +116,11 @@ def predict_all_probabilities(
 
 def split_probabilities(tagger: Tagger, probabilities: np.ndarray) -> tuple[np.ndarray, dict]:
     """`predict_all_probabilities` apart: tag probabilities and {attribute: (N, classes)}."""
-    tags = probabilities[:, : tagger.num_tags]
-    attributes, start = {}, tagger.num_tags
-    for name, size in tagger.attribute_sizes.items():
-        attributes[name] = probabilities[:, start : start + size]
-        start += size
-    return tags, attributes
+    sizes = tagger.attribute_sizes
+    tags, blocks = split_outputs(
+        torch.from_numpy(probabilities), tagger.num_tags, [*sizes.values()]
+    )
+    return tags.numpy(), {name: block.numpy() for name, block in zip(sizes, blocks, strict=True)}
 
 
 def predict_probabilities(
@@ -132,10 +129,9 @@ def predict_probabilities(
     device: torch.device,
     batch_size: int = 64,
     rows: np.ndarray | None = None,
-    tta: bool = False,
 ) -> np.ndarray:
-    """Tag probabilities (N, tags): the sigmoid of the tag logits (see `tta` above)."""
-    probabilities = predict_all_probabilities(tagger, images, device, batch_size, tta, rows)
+    """Tag probabilities (N, tags): the sigmoid of the tag logits."""
+    probabilities = predict_all_probabilities(tagger, images, device, batch_size, rows=rows)
     return split_probabilities(tagger, probabilities)[0]
 
 

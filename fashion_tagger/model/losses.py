@@ -20,6 +20,7 @@ import torch
 import torch.nn.functional as F
 from pydantic import Field
 
+from fashion_tagger.model.network import split_outputs
 from fashion_tagger.params import StrictModel
 
 EPSILON = 1e-8  # keeps log() finite
@@ -75,12 +76,10 @@ def multi_head_loss(tag_loss, num_tags: int, attribute_sizes: list[int], weights
     0/1 tags, then one class index per attribute (as floats)."""
 
     def loss(outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-        total = tag_loss(outputs[:, :num_tags], targets[:, :num_tags])
-        start = num_tags
-        for position, (size, weight) in enumerate(zip(attribute_sizes, weights, strict=True)):
-            classes = targets[:, num_tags + position].long()
-            total = total + weight * F.cross_entropy(outputs[:, start : start + size], classes)
-            start += size
+        tags, blocks = split_outputs(outputs, num_tags, attribute_sizes)
+        total = tag_loss(tags, targets[:, :num_tags])
+        for position, (block, weight) in enumerate(zip(blocks, weights, strict=True)):
+            total = total + weight * F.cross_entropy(block, targets[:, num_tags + position].long())
         return total
 
     return loss

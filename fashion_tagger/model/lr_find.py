@@ -23,7 +23,6 @@ from fashion_tagger.data.dataset import SplitData
 from fashion_tagger.errors import PipelineError
 from fashion_tagger.io import atomic_path
 from fashion_tagger.model.augment import BatchAugment
-from fashion_tagger.model.distributed import SINGLE_PROCESS
 from fashion_tagger.model.network import Tagger
 from fashion_tagger.model.training import (
     AUGMENT_SEED_OFFSET,
@@ -90,7 +89,7 @@ def lr_sweep(
     def batches():
         """Augmented batches on the device, epoch after epoch (fewer batches than steps)."""
         while True:
-            yield from device_batches(loader, augment, augment_generator, SINGLE_PROCESS, device)
+            yield from device_batches(loader, augment, augment_generator, device)
 
     stream = batches()
     for lr in tqdm(lrs, desc="lr_find", unit="step"):

@@ -225,20 +225,18 @@ def device_batches(
     loader: BatchLoader,
     augment: BatchAugment,
     generator: torch.Generator,
-    ranks: Ranks,
     device: torch.device,
 ):
     """Yield (augmented float NCHW images, targets) on `device`: uint8 batches are copied
     (non-blocking from pinned memory on CUDA) and augmented there, with parameters drawn for
     the whole global batch so that every rank sees its share of the 1-process batch."""
     height, width, _ = loader.split.image_shape
-    first = ranks.rank * loader.local_size
     # channels_last suits CUDA; CPU kernels (lite0's depthwise convolutions) are ~2x faster
     # on plain NCHW.
     layout = torch.channels_last if device.type == "cuda" else torch.contiguous_format
     for images, targets in loader:
         draws = augment.draw(loader.batch_size, height, width, generator)
-        draws = draws.slice(first, first + loader.local_size)
+        draws = draws.slice(loader.share.start, loader.share.stop)
         pixels = augment(images.to(device, non_blocking=True), draws)
         yield pixels.contiguous(memory_format=layout), targets.to(device, non_blocking=True)
 
@@ -437,7 +435,7 @@ def fit(
         train_loss = train_epoch(
             model,
             tagger,
-            device_batches(loader, augment, augment_generator, ranks, device),
+            device_batches(loader, augment, augment_generator, device),
             loss_function,
             optimizer,
             scheduler,

@@ -174,6 +174,24 @@ def singularize(word: str) -> str:
     return prefix + last[:-1]  # sleeves -> sleeve, straps -> strap, shoes -> shoe
 
 
+def token_word(token: str, tag: str, lemmatize: bool) -> str:
+    """A token lower-cased, and singular if it is a plural noun and `lemmatize` is on."""
+    word = token.lower()
+    if lemmatize and tag in ("NNS", "NNPS"):
+        word = singularize(word)
+    return word
+
+
+def is_term_word(word: str) -> bool:
+    """Whether a word can be a term: MIN_TERM_LENGTH letters or more, alphabetic (hyphens
+    inside allowed), not an English stop word."""
+    return (
+        len(word) >= MIN_TERM_LENGTH
+        and TERM_PATTERN.fullmatch(word) is not None
+        and word not in ENGLISH_STOP_WORDS
+    )
+
+
 def candidate_terms(tagged: TaggedSentence, lemmatize: bool) -> list[tuple[str, str]]:
     """The (term, kind) of each noun and adjective token worth keeping, in text order."""
     terms = []
@@ -184,14 +202,8 @@ def candidate_terms(tagged: TaggedSentence, lemmatize: bool) -> list[tuple[str, 
             kind = ADJECTIVE
         else:
             continue
-        term = token.lower()
-        if kind == NOUN and lemmatize and tag in ("NNS", "NNPS"):
-            term = singularize(term)
-        if (
-            len(term) >= MIN_TERM_LENGTH
-            and TERM_PATTERN.fullmatch(term)
-            and term not in ENGLISH_STOP_WORDS
-        ):
+        term = token_word(token, tag, lemmatize)
+        if is_term_word(term):
             terms.append((term, kind))
     return terms
 
@@ -255,6 +267,16 @@ def build_vocabulary(
     return vocabulary
 
 
+def tag_items(
+    texts: Sequence[Sequence[str]], tagger: TextTagger | None, progress: bool
+) -> list[list[TaggedSentence]]:
+    """POS-tag every item's texts in one batch; the tagged texts regrouped by item."""
+    tagger = TextTagger() if tagger is None else tagger
+    flat = [text for item_texts in texts for text in item_texts]
+    tagged = iter(tagger.tag_texts(flat, progress=progress))
+    return [[next(tagged) for _ in item_texts] for item_texts in texts]
+
+
 def extract_labels(
     texts: Sequence[Sequence[str]],
     params: TagsParams,
@@ -263,12 +285,9 @@ def extract_labels(
 ) -> tuple[list[list[str]], dict[str, list[str]], dict[str, tuple[int, str]]]:
     """Labels (sorted) of each item, given each item's English texts, the vocabulary and the
     selected terms left out of it ({term: (items selecting it, "beyond vocab_size")})."""
-    tagger = TextTagger() if tagger is None else tagger
-    flat = [text for item_texts in texts for text in item_texts]
-    tagged = iter(tagger.tag_texts(flat, progress=progress))
     documents = [
-        [pair for _ in item_texts for pair in candidate_terms(next(tagged), params.lemmatize)]
-        for item_texts in texts
+        [pair for sentence in sentences for pair in candidate_terms(sentence, params.lemmatize)]
+        for sentences in tag_items(texts, tagger, progress)
     ]
     kinds = majority_kinds(documents)
     scores = tfidf_scores([[term for term, _ in document] for document in documents])
@@ -333,14 +352,14 @@ def label_items(
     if has_tags:
         labels = [normalise_given_tags(item["tags"]) for item in items]
         vocabulary, dropped = given_vocabulary(labels), {}
-    elif params.method == "recipe":
-        texts = [item["english"] for item in items]
-        labels, vocabulary, dropped = extract_labels(texts, params, tagger, progress)
     else:
         texts = [item["english"] for item in items]
-        extraction = extract_phrase_labels(texts, params, tagger, progress)
-        labels, vocabulary = extraction.labels, extraction.vocabulary
-        negated_items, dropped = extraction.negated_items, extraction.dropped
+        if params.method == "recipe":
+            labels, vocabulary, dropped = extract_labels(texts, params, tagger, progress)
+        else:
+            labels, vocabulary, dropped, negated_items = extract_phrase_labels(
+                texts, params, tagger, progress
+            )
     if not any(vocabulary.values()):
         raise PipelineError(f"{source}: no tags found (no nouns or adjectives in any item)")
     labelled = [
@@ -376,14 +395,8 @@ def tag_frequency(labelled: Sequence[dict], vocabulary: dict[str, list[str]]) ->
 #    attribute the text states that made the vocabulary is a tag.
 
 
-@dataclass
-class PhraseExtraction:
-    """Everything the method "phrases" decided: labels, vocabulary and the report's counts."""
-
-    labels: list[list[str]]
-    vocabulary: dict[str, list[str]]
-    negated_items: Counter  # term -> items whose text negates it
-    dropped: dict[str, tuple[int, str]]  # term -> (items, why it is no tag)
+# Labels, vocabulary, dropped terms (as extract_labels returns them), items negating each term.
+PhraseLabels = tuple[list[list[str]], dict[str, list[str]], dict[str, tuple[int, str]], Counter]
 
 
 def make_word_normaliser(lemmatize: bool):
@@ -391,18 +404,10 @@ def make_word_normaliser(lemmatize: bool):
     through the synonym table; "" for anything else (numbers, stop words, short words)."""
 
     def normalise(token: str, tag: str) -> str:
-        word = token.lower()
-        if lemmatize and tag in ("NNS", "NNPS"):
-            word = singularize(word)
+        word = token_word(token, tag, lemmatize)
         if word in phrases.synonyms():
             return phrases.canonical(word)
-        if (
-            len(word) < MIN_TERM_LENGTH
-            or not TERM_PATTERN.fullmatch(word)
-            or word in ENGLISH_STOP_WORDS
-        ):
-            return ""
-        return word
+        return word if is_term_word(word) else ""
 
     return normalise
 
@@ -418,17 +423,10 @@ def positive_mention(mention: phrases.Mention) -> phrases.Mention | None:
 
 def term_kinds(mentions: Sequence[Sequence[phrases.Mention]]) -> dict[str, str]:
     """Each term's kind: phrase for several words, else its majority word kind (ties: noun)."""
-    counts = Counter(
-        (term.text, term.kind) for item in mentions for m in item for term in m.chain + m.parts
+    kinds = majority_kinds(
+        [[(term.text, term.kind) for m in item for term in m.chain + m.parts] for item in mentions]
     )
-    kinds = {}
-    for text, _ in counts:
-        if " " in text:
-            kinds[text] = phrases.PHRASE
-        else:
-            noun = counts[text, NOUN] >= counts[text, ADJECTIVE]
-            kinds[text] = NOUN if noun else ADJECTIVE
-    return kinds
+    return {text: phrases.PHRASE if " " in text else kind for text, kind in kinds.items()}
 
 
 def choose_terms(
@@ -472,8 +470,9 @@ def resolve(mention: phrases.Mention, kept_phrases: set[str]) -> list[str]:
 
 def phrase_labels(
     mentions: Sequence[Sequence[phrases.Mention]], params: PhrasesParams
-) -> PhraseExtraction:
-    """Vocabulary and labels from each item's mentions (steps 2 to 5 above)."""
+) -> PhraseLabels:
+    """Labels of each item, vocabulary, dropped terms and items negating each term, from each
+    item's mentions (steps 2 to 5 above)."""
     negated_items: Counter = Counter()
     positive: list[list[phrases.Mention]] = []
     for item in mentions:
@@ -492,17 +491,17 @@ def phrase_labels(
         [m.chain[0].text for m in item if m.chain[0].kind == phrases.PHRASE] for item in positive
     ]
     kept_phrases = choose_terms(phrase_documents, params, dropped)
-    resolved = [[term for m in item for term in resolve(m, set(kept_phrases))] for item in positive]
+    phrase_set = set(kept_phrases)
+    resolved = [[term for m in item for term in resolve(m, phrase_set)] for item in positive]
     vocabulary = {}
     for kind in (NOUN, ADJECTIVE):
-        documents = [
-            [t for t in item if kinds.get(t) == kind and t not in kept_phrases] for item in resolved
-        ]
+        # Kept phrases are multi-word, so of kind phrase: never among these documents.
+        documents = [[t for t in item if kinds.get(t) == kind] for item in resolved]
         vocabulary[VOCABULARY_KEYS[kind]] = choose_terms(documents, params, dropped)
     vocabulary[VOCABULARY_KEYS[phrases.PHRASE]] = kept_phrases
     in_vocabulary = {term for terms in vocabulary.values() for term in terms}
     labels = [sorted(set(item) & in_vocabulary) for item in resolved]
-    return PhraseExtraction(labels, vocabulary, negated_items, dropped)
+    return labels, vocabulary, dropped, negated_items
 
 
 def extract_phrase_labels(
@@ -510,18 +509,14 @@ def extract_phrase_labels(
     params: TagsParams,
     tagger: TextTagger | None = None,
     progress: bool = False,
-) -> PhraseExtraction:
-    """Labels of each item by the method "phrases", given each item's English texts."""
-    tagger = TextTagger() if tagger is None else tagger
-    flat = [text for item_texts in texts for text in item_texts]
-    tagged = iter(tagger.tag_texts(flat, progress=progress))
-    tagged_items = [[next(tagged) for _ in item_texts] for item_texts in texts]
+) -> PhraseLabels:
+    """Like extract_labels, by the method "phrases", plus the items negating each term."""
     normalise = make_word_normaliser(params.lemmatize)
     carriers = frozenset(params.phrases.carriers) | frozenset(params.phrases.generic_words)
     reader = phrases.SentenceReader(carriers, normalise)
     mentions = [
-        [mention for sentence in tagged_texts for mention in reader.read(sentence)]
-        for tagged_texts in tagged_items
+        [mention for sentence in sentences for mention in reader.read(sentence)]
+        for sentences in tag_items(texts, tagger, progress)
     ]
     return phrase_labels(mentions, params.phrases)
 

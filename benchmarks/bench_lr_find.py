@@ -1,7 +1,7 @@
 """lr_find on the prepared data: wall and CPU seconds per sweep (target: under a minute on the
 sample on CPU), with the steps it took before the loss diverged and its suggestion.
 
-Runs the same sweep as `python -m stages.lr_find` (the `train:` params, `runtime.train.device`)
+Runs the same sweep as `fashion-tagger lr-find` (the `train:` params, `runtime.train.device`)
 `--repeats` times; prints each run, then the median and the spread (max - min). Needs
 `data/prepare/`, `data/encode/` and `data/split/` (`dvc repro prepare split`). Run from the repo
 root:
@@ -17,9 +17,8 @@ import time
 
 from fashion_tagger.data.dataset import load_attribute_classes, load_labelled_split
 from fashion_tagger.model.lr_find import lr_sweep, suggest_lr, sweep_lrs
-from fashion_tagger.model.training import TrainParams, TrainRuntime
+from fashion_tagger.model.training import TrainParams, TrainRuntime, training_device
 from fashion_tagger.params import read_params
-from fashion_tagger.torch_utils import select_device
 
 
 def main() -> None:
@@ -31,7 +30,7 @@ def main() -> None:
     runtime = read_params("runtime.train", TrainRuntime)
     _, data = load_labelled_split(("train",))
     attribute_classes = load_attribute_classes()
-    device = select_device(runtime.device, "runtime.train.device")
+    device = training_device(runtime)
     walls, cpus = [], []
     for repeat in range(args.repeats):
         wall, cpu = time.perf_counter(), time.process_time()

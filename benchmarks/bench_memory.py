@@ -27,8 +27,9 @@ import torch
 from PIL import Image
 
 from benchmarks.bench_train import DEFAULT_AUGMENT, TAGS, augmented_passes
-from fashion_tagger.data.cache import load_cache, write_cache
+from fashion_tagger.data.cache import write_cache
 from fashion_tagger.data.dataset import SplitData
+from fashion_tagger.data.mapped import load_cache
 from fashion_tagger.model.augment import AugmentParams
 
 DISTINCT_FILES = 32

@@ -1,10 +1,11 @@
 """Benchmark: how well each tags method's labels match what the sample's images show.
 
 The sample source draws hidden attributes per item (colour, pattern, sleeves, neckline, hem,
-silhouette, details; `sample.draw_attributes`) and paints them; the texts only describe them.
+silhouette, details; `sample_attributes.draw_attributes`) and paints them; the texts only describe
+them.
 This labels the translated sample items (data/translate/items.json) with both methods, with
 the tags section of params.yaml otherwise unchanged, and counts per method:
-- precision: labels whose claim (benchmarks/tag_attributes.tsv) is true of the item, among the
+- precision: labels whose claim (`sample_truth.CLAIMS_FILE`) is true of the item, among the
   labels that claim something checkable;
 - recall: the item's attributes (one colour, pattern, sleeves, neckline, hem, silhouette, and
   each detail) that some label claims rightly, among all of them;
@@ -17,23 +18,15 @@ from __future__ import annotations
 
 import argparse
 import time
-from pathlib import Path
 
 import numpy as np
 
-from fashion_tagger.data.sources.sample import STREAM_ATTRIBUTES, Attributes, draw_attributes
+from fashion_tagger.data.sources.sample import STREAM_ATTRIBUTES
+from fashion_tagger.data.sources.sample_attributes import Attributes, draw_attributes
+from fashion_tagger.data.sources.sample_truth import facts, read_claims
 from fashion_tagger.params import load_params_file, read_params
 from fashion_tagger.text.postag import TextTagger
 from fashion_tagger.text.tags import TagsParams, label_items, load_translated_items
-
-CLAIMS_FILE = Path(__file__).parent / "tag_attributes.tsv"
-
-
-def read_claims(path: Path = CLAIMS_FILE) -> dict[str, tuple[str, frozenset[str]]]:
-    """Tag -> (attribute, values that make it right)."""
-    lines = path.read_text(encoding="utf-8").splitlines()
-    rows = [line.split("\t") for line in lines if line and not line.startswith("#")][1:]
-    return {tag: (attribute, frozenset(values.split("|"))) for tag, attribute, values in rows}
 
 
 def item_attributes(seed: int, item_id: str) -> Attributes:
@@ -41,19 +34,6 @@ def item_attributes(seed: int, item_id: str) -> Attributes:
     rng = np.random.default_rng([seed, int(item_id[1:]) - 1, STREAM_ATTRIBUTES])
     rng.integers(10)  # the split, drawn first
     return draw_attributes(rng)
-
-
-def facts(attributes: Attributes) -> set[tuple[str, str]]:
-    """(attribute, value) pairs that an item's labels could find."""
-    single = {
-        ("colour", attributes.colour),
-        ("pattern", attributes.pattern),
-        ("sleeves", attributes.sleeves),
-        ("neckline", attributes.neckline),
-        ("hem", attributes.hem),
-        ("silhouette", attributes.silhouette),
-    }
-    return single | {("detail", name) for name in attributes.details}
 
 
 def score(labelled: list[dict], truth: dict[str, Attributes], claims: dict) -> dict:

@@ -4,7 +4,8 @@
 (a) cache (memory-mapped uint8 .npy) -> BatchLoader -> device -> batched augmentation with the
     default augmentations (hflip, grayscale 0.1, colour jitter 0.1), at --data-size pixels
     square and --data-batch images per batch;
-(b) forward, BCE, backward and Adam step of the model on one batch already on the device;
+(b) forward, BCE, backward and optimizer step of the model on one batch already on the device
+    (model, optimizer and AMP built as training builds them);
 (c) (a) feeding (b): the stage's own `device_batches` with the params' augmentations.
 Each measurement runs --warmup untimed rounds, then --repeats timed ones; the figures are the
 median and the spread (min-max) in images/s. The model (backbone, size, batch, AMP) comes from
@@ -31,10 +32,15 @@ from fashion_tagger.data.batches import BatchLoader
 from fashion_tagger.data.cache import PrepareParams
 from fashion_tagger.data.dataset import SplitData
 from fashion_tagger.model.augment import AugmentParams, BatchAugment
-from fashion_tagger.model.network import Tagger
-from fashion_tagger.model.training import TrainParams, TrainRuntime, device_batches
+from fashion_tagger.model.training import (
+    TrainingParts,
+    TrainParams,
+    TrainRuntime,
+    build_training,
+    device_batches,
+    training_device,
+)
 from fashion_tagger.params import read_params
-from fashion_tagger.torch_utils import autocast_dtype, select_device
 
 TAGS = 50
 DEFAULT_AUGMENT = {
@@ -83,17 +89,16 @@ def synchronize(device: torch.device) -> None:
         torch.cuda.synchronize()
 
 
-def train_steps(tagger, optimizer, batches: Iterable, device, amp_dtype) -> int:
-    """One optimisation step per batch; returns the number of images seen."""
+def train_steps(model, parts: TrainingParts, batches: Iterable) -> int:
+    """One optimisation step of `model` (`parts.tagger`, maybe compiled) per batch, with
+    training's AMP set-up; returns the number of images seen."""
     seen = 0
     for images, targets in batches:
-        with torch.autocast(device.type, dtype=amp_dtype, enabled=amp_dtype is not None):
-            loss = F.binary_cross_entropy_with_logits(tagger(images).float(), targets)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
+        with parts.autocast():
+            loss = F.binary_cross_entropy_with_logits(model(images).float(), targets)
+        parts.step(loss)
         seen += len(images)
-    synchronize(device)
+    synchronize(parts.device)
     return seen
 
 
@@ -135,24 +140,20 @@ def model_paths(args, params: TrainParams, runtime, device, directory: Path):
     """(b) and (c) for the params' model: ready tensors, then the real path."""
     height, width = args.size
     split = random_split(directory, params.batch_size * args.steps, height, width)
-    torch.manual_seed(params.seed)
-    # speed does not depend on the weights: random ones, so any backbone runs offline
-    tagger = Tagger(params.backbone, TAGS, params.dropout, params.head, pretrained=False)
-    tagger = tagger.to(device)
-    if device.type == "cuda":
-        tagger = tagger.to(memory_format=torch.channels_last)
-    tagger.train()
-    model = torch.compile(tagger) if runtime.compile else tagger
-    optimizer = torch.optim.Adam(tagger.parameters(), lr=params.lr)
-    amp_dtype = autocast_dtype(device, params.amp)
+    # speed does not depend on the weights: random ones, so any backbone runs offline; the
+    # schedule is not stepped
+    random_weights = params.model_copy(update={"pretrained": False})
+    parts = build_training(random_weights, device, TAGS, {}, args.steps)
+    parts.tagger.train()
+    model = torch.compile(parts.tagger) if runtime.compile else parts.tagger
     one_pass = augmented_passes(split, params.batch_size, params.augment, runtime.workers, device)
     ready = next(one_pass())
 
     def tensors() -> int:
-        return train_steps(model, optimizer, [ready] * args.steps, device, amp_dtype)
+        return train_steps(model, parts, [ready] * args.steps)
 
     def real() -> int:
-        return train_steps(model, optimizer, one_pass(), device, amp_dtype)
+        return train_steps(model, parts, one_pass())
 
     ready_rates, real_rates = [], []
     for _ in range(args.warmup):
@@ -180,7 +181,7 @@ def main() -> None:
     args = parser.parse_args()
     params = params.model_copy(update={"backbone": args.backbone, "batch_size": args.batch})
     runtime = read_params("runtime.train", TrainRuntime)
-    device = select_device(runtime.device, "runtime.train.device")
+    device = training_device(runtime)
     print(
         f"device {device}, {torch.get_num_threads()} torch threads, "
         f"{runtime.workers} loader threads"

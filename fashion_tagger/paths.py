@@ -22,8 +22,11 @@ def repo_path(path: Path | str) -> Path:
 RAW_DIR = Path("data/raw")
 ITEMS_FILE = RAW_DIR / "items.json"
 IMAGES_DIR = RAW_DIR / "images"
-# the labelled source's data: a folder users `dvc add` (see data/labelled/README.md)
-LABELLED_DIR = Path("data/labelled")
+TRUE_TAGS_FILE = RAW_DIR / "true_tags.json"  # sample source only: what each image really shows
+# the labelled source's data: folders users `dvc add` (see labelled/README.md); not under
+# data/, which git ignores, since DVC does not look for .dvc files in git-ignored folders
+LABELLED_DIR = Path("labelled")
+OLD_LABELLED_DIR = Path("data/labelled")  # the earlier place: download names the move
 # translate
 TRANSLATED_FILE = Path("data/translate/items.json")
 TRANSLATE_METRICS_FILE = Path("metrics/translate.json")
@@ -41,6 +44,7 @@ LABELS_FILE = ENCODE_DIR / "labels.csv"
 CLASSES_FILE = ENCODE_DIR / "classes.json"
 ATTRIBUTES_FILE = ENCODE_DIR / "attributes.csv"  # id, then one class name per attribute
 ATTRIBUTE_CLASSES_FILE = ENCODE_DIR / "attribute_classes.json"  # {attribute: [classes]}
+MENTIONS_FILE = ENCODE_DIR / "mentions.csv"  # id, descriptions, texts stating each class
 # split
 SPLIT_FILE = Path("data/split/split.json")
 SPLIT_SUMMARY_FILE = Path("metrics/split.json")
@@ -52,7 +56,6 @@ CACHE_IDS_FILE = PREPARE_DIR / "ids.json"
 # train
 TRAIN_DIR = Path("data/train")
 MODEL_FILE = TRAIN_DIR / "model.pt"
-RUN_FILE = TRAIN_DIR / "mlflow_run.json"
 CHECKPOINTS_DIR = Path("data/cache/train")  # under repo_root(): kept across runs, not an output
 CURVES_FILE = Path("metrics/train_curves.csv")
 # evaluate
@@ -62,7 +65,11 @@ PER_TAG_FILE = Path("metrics/per_tag.csv")
 PR_CURVE_FILE = Path("metrics/pr_curve.csv")
 GALLERY_FILE = Path("metrics/test_gallery.png")
 ATTRIBUTE_METRICS_FILE = Path("metrics/attributes.json")
+TRUTH_METRICS_FILE = Path("metrics/truth.json")  # model vs the images' true tags (sample)
+LABEL_ISSUES_FILE = Path("metrics/label_issues.csv")  # suspected text-label errors, ranked
+LABEL_ISSUES_PICTURE_FILE = Path("metrics/label_issues.png")
 CONFUSION_FILE = Path("metrics/confusion.png")  # per attribute: model and baseline
+PACKAGE_MODEL_DIR = Path("data/package/model")  # the MLflow pyfunc model (a DVC artifact)
 # lr_find (a command, not a stage: its outputs are not tracked)
 LR_FIND_DIR = Path("data/lr_find")
 LR_FIND_PLOT_FILE = LR_FIND_DIR / "lr_find.png"

@@ -30,6 +30,14 @@ def autocast_dtype(device: torch.device, amp: bool) -> torch.dtype | None:
     return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
 
 
+def send(tensor: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """A CPU tensor on `device` without making the host wait: on CUDA it is pinned, then copied
+    on the current stream (a plain copy from pageable memory may wait for the GPU to drain)."""
+    if device.type != "cuda":
+        return tensor.to(device)
+    return tensor.pin_memory().to(device, non_blocking=True)
+
+
 def save_torch(path: Path | str, obj: Any) -> None:
     """torch.save, atomically and byte-identical for equal objects: saved to memory first, since
     torch names the archive inside the file after the (randomly named) temporary file."""

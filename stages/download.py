@@ -2,12 +2,13 @@
 
 Every source writes the same layout (see `fashion_tagger.data.items`): `data/raw/items.json`
 and the images it points to under `data/raw/images/`, so later stages never know which source
-ran. The labelled source reads only from `data/labelled/` (a dep of this stage, tracked with
-`dvc add`), so editing the CSV or an image re-runs the pipeline from here.
+ran. The labelled source reads only from `labelled/` (a dep of this stage, its folders tracked
+with `dvc add`), so editing the CSV or an image re-runs the pipeline from here.
 """
 
 from __future__ import annotations
 
+import shlex
 import shutil
 from pathlib import Path
 from typing import Literal
@@ -16,7 +17,13 @@ from fashion_tagger.data.items import write_items
 from fashion_tagger.data.sources import feidegger, labelled, sample
 from fashion_tagger.errors import PipelineError, run_stage
 from fashion_tagger.params import StrictModel, read_params
-from fashion_tagger.paths import IMAGES_DIR, ITEMS_FILE, LABELLED_DIR, RAW_DIR
+from fashion_tagger.paths import (
+    IMAGES_DIR,
+    ITEMS_FILE,
+    LABELLED_DIR,
+    OLD_LABELLED_DIR,
+    RAW_DIR,
+)
 
 
 class DownloadParams(StrictModel):
@@ -26,14 +33,28 @@ class DownloadParams(StrictModel):
     labelled: labelled.Params
 
 
+def check_old_layout() -> None:
+    """Data left in data/labelled/ (the earlier place) is invisible to DVC, since git ignores
+    data/: `dvc checkout` and `dvc exp run` would delete it. Name the command that moves it."""
+    names = sorted(path.name for path in OLD_LABELLED_DIR.glob("*") if path.name != "README.md")
+    if names:
+        sources = " ".join(shlex.quote(f"{OLD_LABELLED_DIR.as_posix()}/{name}") for name in names)
+        raise PipelineError(
+            f"{OLD_LABELLED_DIR}/ holds labelled data ({', '.join(names)}) where DVC cannot "
+            f"track it (git ignores data/); move it with `mv {sources} {LABELLED_DIR}/` and "
+            f"point download.labelled.csv into {LABELLED_DIR}/ (see {LABELLED_DIR}/README.md)"
+        )
+
+
 def check_labelled_paths(params: labelled.Params) -> None:
-    """The labelled data must live in data/labelled/, the folder DVC tracks as this stage's dep."""
+    """The labelled data must live in labelled/, the folder DVC tracks as this stage's dep."""
+    check_old_layout()
     root = LABELLED_DIR.resolve()
     for name, value in (("csv", params.csv), ("images_dir", params.images_dir)):
         if value is not None and not Path(value).resolve().is_relative_to(root):
             raise PipelineError(
                 f"param download.labelled.{name}: {value} is outside {LABELLED_DIR}/, the "
-                "folder DVC tracks for this stage (see data/labelled/README.md)"
+                f"folder DVC tracks for this stage (see {LABELLED_DIR}/README.md)"
             )
 
 

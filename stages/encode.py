@@ -3,6 +3,8 @@ its single-choice attributes (if the download source gave any) as one class each
 
 Writes `data/encode/labels.csv` (column `id`, then one column per class),
 `data/encode/classes.json` (the class names in column order, sorted),
+`data/encode/mentions.csv` (id, the item's number of texts, then per class how many state it;
+`train.targets: agreement` reads it),
 `data/encode/attributes.csv` (column `id`, then one class name per attribute; just `id` without
 attributes) and `data/encode/attribute_classes.json` ({attribute: [classes]}; rarer values than
 `encode.attribute_min_count` fold into "other").
@@ -17,6 +19,7 @@ from fashion_tagger.errors import run_stage
 from fashion_tagger.io import atomic_path, read_json, write_json
 from fashion_tagger.labels.attributes import encode_attributes
 from fashion_tagger.labels.encode import encode_labels, vocabulary_classes
+from fashion_tagger.labels.mentions import mention_table
 from fashion_tagger.params import StrictModel, read_params
 from fashion_tagger.paths import (
     ATTRIBUTE_CLASSES_FILE,
@@ -25,6 +28,7 @@ from fashion_tagger.paths import (
     ENCODE_DIR,
     ITEMS_FILE,
     LABELS_FILE,
+    MENTIONS_FILE,
     TAGGED_ITEMS_FILE,
     VOCABULARY_FILE,
 )
@@ -37,9 +41,12 @@ class EncodeParams(StrictModel):
 def main() -> None:
     params = read_params("encode", EncodeParams)
     classes = vocabulary_classes(read_json(VOCABULARY_FILE))
-    labels = encode_labels(read_json(TAGGED_ITEMS_FILE), classes, TAGGED_ITEMS_FILE)
+    tagged = read_json(TAGGED_ITEMS_FILE)
+    labels = encode_labels(tagged, classes, TAGGED_ITEMS_FILE)
     with atomic_path(LABELS_FILE) as temporary:
         labels.to_csv(temporary, index=False)
+    with atomic_path(MENTIONS_FILE) as temporary:
+        mention_table(tagged, classes).to_csv(temporary, index=False)
     write_json(CLASSES_FILE, classes)
     attribute_classes, attributes = encode_attributes(
         load_items(ITEMS_FILE), params.attribute_min_count, ITEMS_FILE

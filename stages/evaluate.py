@@ -3,18 +3,24 @@
 Writes `metrics/eval.json` (the headline numbers, a DVC metric) and `metrics/eval_details.json`
 (every number; see `fashion_tagger.evaluation.report`), `metrics/per_tag.csv` (tag, support,
 precision, recall, f1, ap, roc_auc, and the tag's val-chosen threshold with its test F1),
-`metrics/pr_curve.csv` (micro-averaged precision-recall, at most `evaluate.pr_points` rows) and
-`metrics/test_gallery.png`; with `evaluate.tta`, eval.json's "tta" holds micro-F1 and mAP of
-the flip-averaged scores. Models with attribute heads also get `metrics/attributes.json`
-(accuracy, balanced accuracy, macro-F1 per attribute, model and majority-class baseline) and
-`metrics/confusion.png` (per attribute, the model's and the baseline's confusion matrices; a
-note for models of tags only). The headline numbers go to the MLflow run that train opened as
-`test/...` and `baseline/...` metrics, the files as artifacts.
+`metrics/pr_curve.csv` (micro-averaged precision-recall, at most `evaluate.pr_points` rows),
+`metrics/test_gallery.png` and `metrics/truth.json` (where the source knows each image's true
+tags, as the sample does: the model against them beside the model against its text labels, see
+`fashion_tagger.evaluation.truth`; {} elsewhere), `metrics/label_issues.csv` with
+`metrics/label_issues.png` (test pairs whose text label the model disputes, ranked, and the top
+items: `fashion_tagger.evaluation.label_issues`); with `evaluate.tta`, eval.json's "tta" holds
+micro-F1 and mAP of the flip-averaged scores. Models with attribute heads also get
+`metrics/attributes.json` (accuracy, balanced accuracy, macro-F1 per attribute, model and
+majority-class baseline) and `metrics/confusion.png` (per attribute, the model's and the
+baseline's confusion matrices; a note for models of tags only). The headline numbers go to the
+MLflow run that trained the model (found by the model file's sha256) as `test/...` and
+`baseline/...` metrics, the pictures and charts under `plots/`.
 """
 
 from __future__ import annotations
 
 from PIL import Image
+from tqdm import tqdm
 
 from fashion_tagger.data.dataset import SplitData, load_attribute_classes, load_labelled_split
 from fashion_tagger.data.items import evenly_spaced, item_images
@@ -24,8 +30,14 @@ from fashion_tagger.evaluation.attributes import (
     draw_confusions,
     model_attribute_scores,
 )
-from fashion_tagger.evaluation.metrics import micro_pr_curve, top_tags
-from fashion_tagger.evaluation.pictures import draw_gallery
+from fashion_tagger.evaluation.label_issues import (
+    ISSUE_COLUMNS,
+    draw_label_issues,
+    items_by_issues,
+    rank_label_issues,
+)
+from fashion_tagger.evaluation.metrics import micro_pr_curve, tags_above
+from fashion_tagger.evaluation.pictures import draw_gallery, per_tag_chart, pr_chart
 from fashion_tagger.evaluation.report import (
     EvaluateParams,
     details,
@@ -35,11 +47,11 @@ from fashion_tagger.evaluation.report import (
     prior_scores,
     tta_block,
 )
-from fashion_tagger.io import read_json, write_csv, write_json
+from fashion_tagger.evaluation.truth import truth_report
+from fashion_tagger.io import write_csv, write_json
 from fashion_tagger.model.inference import (
     InferenceRuntime,
-    predict_all_probabilities,
-    predict_plain_and_flipped,
+    predict,
     split_probabilities,
 )
 from fashion_tagger.model.network import check_image_size, load_model
@@ -47,14 +59,16 @@ from fashion_tagger.params import read_params
 from fashion_tagger.paths import (
     ATTRIBUTE_METRICS_FILE,
     CONFUSION_FILE,
-    CURVES_FILE,
     EVAL_DETAILS_FILE,
     EVAL_FILE,
     GALLERY_FILE,
+    LABEL_ISSUES_FILE,
+    LABEL_ISSUES_PICTURE_FILE,
     MODEL_FILE,
     PER_TAG_FILE,
     PR_CURVE_FILE,
-    RUN_FILE,
+    TRUE_TAGS_FILE,
+    TRUTH_METRICS_FILE,
 )
 from fashion_tagger.torch_utils import select_device
 from fashion_tagger.tracking import Tracker, grouped, section_params, test_description
@@ -96,14 +110,18 @@ def main() -> None:
     test = data["test"]
     check_image_size(record, test.cache, MODEL_FILE)
     device = select_device(runtime.device, "runtime.evaluate.device")
-    if params.tta:  # the plain and the flip-averaged scores from one pass over the test split
-        probabilities, averaged = predict_plain_and_flipped(
-            tagger, test.cache, device, runtime.batch_size, rows=test.rows
+    with tqdm(total=len(test.ids), desc="evaluate", unit="img") as bar:
+        # with tta, the plain and the flip-averaged scores from one pass over the test split
+        scored = predict(
+            tagger,
+            test.cache,
+            device,
+            runtime.batch_size,
+            test.rows,
+            tta="both" if params.tta else "none",
+            progress=bar.update,
         )
-    else:
-        probabilities = predict_all_probabilities(
-            tagger, test.cache, device, runtime.batch_size, rows=test.rows
-        )
+    probabilities, averaged = scored if params.tta else (scored, None)
     scores, attribute_probabilities = split_probabilities(tagger, probabilities)
     baseline = prior_scores(data["train"].labels, len(test.ids))
 
@@ -116,49 +134,79 @@ def main() -> None:
     write_json(EVAL_FILE, summary)
     write_json(EVAL_DETAILS_FILE, detail)
     attributes = evaluate_attributes(record, data, attribute_probabilities, tta_attributes)
-    write_csv(PER_TAG_FILE, per_tag_rows(test.labels, scores, params.threshold, record))
-    write_csv(PR_CURVE_FILE, micro_pr_curve(test.labels, scores, params.pr_points))
+    truth = truth_report(TRUE_TAGS_FILE, test.ids, classes, test.labels, scores, params.threshold)
+    write_json(TRUTH_METRICS_FILE, truth)  # {} where the source knows no true tags
+    tag_rows = per_tag_rows(test.labels, scores, params.threshold, record)
+    pr_points = micro_pr_curve(test.labels, scores, params.pr_points)
+    write_csv(PER_TAG_FILE, tag_rows)
+    write_csv(PR_CURVE_FILE, pr_points)
 
     image_of = item_images()
+    issues = rank_label_issues(test.ids, classes, test.labels, scores)
+    write_csv(LABEL_ISSUES_FILE, issues, ISSUE_COLUMNS)
+    worst = items_by_issues(issues, params.label_issue_items)
+    draw_label_issues(
+        LABEL_ISSUES_PICTURE_FILE,
+        [Image.open(image_of[item_id]).convert("RGB") for item_id, _ in worst],
+        [
+            [
+                tag
+                for tag, on in zip(classes, test.labels[test.ids.index(item_id)], strict=True)
+                if on
+            ]
+            for item_id, _ in worst
+        ],
+        [suspects for _, suspects in worst],
+    )
     chosen = evenly_spaced(params.gallery_size, len(test.ids))
     pictures = [Image.open(image_of[test.ids[row]]).convert("RGB") for row in chosen]
-    predicted = [
-        [
-            (tag, float(scores[row, classes.index(tag)]))
-            for tag in top_tags(scores[row], classes, params.gallery_top_k)
-        ]
-        for row in chosen
-    ]
+    predicted = [tags_above(scores[row], classes, params.threshold) for row in chosen]
     real = [
         [tag for tag, on in zip(classes, test.labels[row], strict=True) if on] for row in chosen
     ]
-    draw_gallery(GALLERY_FILE, pictures, predicted, real)
+    draw_gallery(GALLERY_FILE, pictures, predicted, real, params.threshold)
 
-    tracker = Tracker().start(
-        run_id=read_json(RUN_FILE)["run_id"], params=section_params("evaluate")
-    )
-    tracker.log_metrics(
-        grouped("test", model_numbers(summary))
-        | grouped("baseline", summary["baseline"])
-        | grouped("test", {f"tta_{k}": v for k, v in summary.get("tta", {}).items()})
-    )
-    attribute_metrics: dict[str, float] = {}
-    for name, figures in attributes.items():
-        for who, section in (("model", "test"), ("baseline", "baseline"), ("tta", "test")):
-            prefix = f"tta_{name}" if who == "tta" else name
-            numbers = {k: v for k, v in figures.get(who, {}).items() if k != "class"}
-            attribute_metrics |= grouped(section, {f"{prefix}_{k}": v for k, v in numbers.items()})
-    if attribute_metrics:
-        tracker.log_metrics(attribute_metrics)
-    trained = tracker.description().split(" | ")[0]
-    tracker.describe(" | ".join(filter(None, (trained, test_description(summary)))))
-    for path in (EVAL_FILE, EVAL_DETAILS_FILE):
-        tracker.log_artifact(path)
-    for path in (PER_TAG_FILE, PR_CURVE_FILE, GALLERY_FILE, CURVES_FILE):
-        tracker.log_artifact(path, "plots")
-    if attributes:
-        tracker.log_artifact(ATTRIBUTE_METRICS_FILE)
-        tracker.log_artifact(CONFUSION_FILE, "plots")
+    tracker = Tracker().reopen(MODEL_FILE, section_params("evaluate"))
+    try:
+        tracker.log_metrics(
+            grouped("test", model_numbers(summary))
+            | grouped("baseline", summary["baseline"])
+            | grouped("test", {f"tta_{k}": v for k, v in summary.get("tta", {}).items()})
+        )
+        attribute_metrics: dict[str, float] = {}
+        for name, figures in attributes.items():
+            for who, section in (("model", "test"), ("baseline", "baseline"), ("tta", "test")):
+                prefix = f"tta_{name}" if who == "tta" else name
+                numbers = {k: v for k, v in figures.get(who, {}).items() if k != "class"}
+                attribute_metrics |= grouped(
+                    section, {f"{prefix}_{k}": v for k, v in numbers.items()}
+                )
+        if attribute_metrics:
+            tracker.log_metrics(attribute_metrics)
+        for versus in ("model_vs_truth", "model_vs_text"):
+            if versus in truth:
+                tracker.log_metrics(grouped(f"test_{versus}", truth[versus]))
+        trained = tracker.description().split(" | ")[0]
+        tracker.describe(" | ".join(filter(None, (trained, test_description(summary)))))
+        for path in (EVAL_FILE, EVAL_DETAILS_FILE, TRUTH_METRICS_FILE):
+            tracker.log_artifact(path)
+        tracker.log_plots(
+            [
+                GALLERY_FILE,
+                CONFUSION_FILE,
+                PER_TAG_FILE,
+                PR_CURVE_FILE,
+                LABEL_ISSUES_FILE,
+                LABEL_ISSUES_PICTURE_FILE,
+            ],
+            {"per_tag_f1.png": per_tag_chart(tag_rows), "pr_curve.png": pr_chart(pr_points)},
+        )
+        if attributes:
+            tracker.log_artifact(ATTRIBUTE_METRICS_FILE)
+        url = tracker.headline_url()
+    except BaseException:
+        tracker.interrupted()  # the train run keeps the status train left it with
+        raise
     tracker.end()
     model, prior = summary, summary["baseline"]
     print(
@@ -167,6 +215,8 @@ def main() -> None:
         f"macro-F1 {model['macro_f1']:.3f} (val-tuned per tag {model['tuned_macro_f1']:.3f}), "
         f"mAP {model['map']:.3f} (baseline {prior['map']:.3f}) -> {EVAL_FILE}"
     )
+    if url:
+        print(f"evaluate: the runs side by side: `mlflow ui`, then {url}")
 
 
 if __name__ == "__main__":

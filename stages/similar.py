@@ -1,28 +1,24 @@
-"""Stage `similar`, and a command: similar images by cosine similarity of the model's embeddings.
+"""Stage `similar`: similar images by cosine similarity of the model's embeddings.
 
-Stage (`python -m stages.similar`, no arguments): embeds every cached image (`data/prepare`)
-with `data/train/model.pt` and writes
+Embeds every cached image (`data/prepare`) with `data/train/model.pt` and writes
 - `data/similar/embeddings.npy` (float32, items x features, unit rows) and `data/similar/ids.json`;
 - `metrics/similar.png`: `similar.queries` test images, each followed by its
-  `similar.neighbours` most similar other items, with their cosine similarity.
-Command (`python -m stages.similar IMAGES... [--k 5] [--json]`): image files or folders in, the
-most similar items of the dataset out (id, image path, similarity), using the stage's embeddings.
+  `similar.neighbours` most similar other items, with their cosine similarity (also logged
+  under `plots/` of the MLflow run that trained the model).
+`fashion-tagger similar IMAGES...` searches these embeddings for new images.
 """
 
 from __future__ import annotations
 
-import argparse
-import json
-from pathlib import Path
-
 import numpy as np
 from PIL import Image
+from tqdm import tqdm
 
-from fashion_tagger.data.cache import load_cache
 from fashion_tagger.data.items import evenly_spaced, item_images
+from fashion_tagger.data.mapped import load_cache
 from fashion_tagger.errors import run_stage
 from fashion_tagger.io import atomic_path, read_json, write_json
-from fashion_tagger.model.inference import InferenceRuntime, predict_embeddings
+from fashion_tagger.model.inference import InferenceRuntime, predict
 from fashion_tagger.model.network import check_image_size, load_model
 from fashion_tagger.params import read_params
 from fashion_tagger.paths import (
@@ -32,8 +28,9 @@ from fashion_tagger.paths import (
     SIMILAR_PICTURE_FILE,
     SPLIT_FILE,
 )
-from fashion_tagger.serving.similar import SimilarParams, draw_rows, nearest, search, unit_rows
+from fashion_tagger.serving.similar import SimilarParams, draw_rows, nearest, unit_rows
 from fashion_tagger.torch_utils import select_device
+from fashion_tagger.tracking import Tracker, section_params
 
 
 def embed_dataset(params: SimilarParams, runtime: InferenceRuntime) -> None:
@@ -42,7 +39,11 @@ def embed_dataset(params: SimilarParams, runtime: InferenceRuntime) -> None:
     ids, images = load_cache()
     check_image_size(record, images, MODEL_FILE)
     device = select_device(runtime.device, "runtime.similar.device")
-    embeddings = unit_rows(predict_embeddings(tagger, images, device, runtime.batch_size))
+    with tqdm(total=len(images), desc="similar", unit="img") as bar:
+        embeddings = predict(
+            tagger, images, device, runtime.batch_size, output="embeddings", progress=bar.update
+        )
+    embeddings = unit_rows(embeddings)
     with atomic_path(EMBEDDINGS_FILE) as temporary, temporary.open("wb") as handle:
         np.save(handle, embeddings)
     write_json(EMBEDDING_IDS_FILE, ids)
@@ -68,35 +69,19 @@ def embed_dataset(params: SimilarParams, runtime: InferenceRuntime) -> None:
         for index, query in enumerate(queries)
     ]
     draw_rows(SIMILAR_PICTURE_FILE, rows)
+    tracker = Tracker().reopen(MODEL_FILE, section_params("similar"))
+    tracker.log_plots([SIMILAR_PICTURE_FILE])
+    tracker.end()
     print(
         f"similar: {len(ids)} embeddings ({embeddings.shape[1]} features) -> {EMBEDDINGS_FILE}; "
         f"{len(queries)} queries -> {SIMILAR_PICTURE_FILE}"
     )
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("images", nargs="*", help="query image files or folders (none: stage)")
-    parser.add_argument(
-        "--model", default=str(MODEL_FILE), help="model file (default: %(default)s)"
+def main() -> None:
+    embed_dataset(
+        read_params("similar", SimilarParams), read_params("runtime.similar", InferenceRuntime)
     )
-    parser.add_argument("--k", type=int, default=5, help="similar items per image")
-    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
-    args = parser.parse_args(argv)
-    if not args.images:
-        embed_dataset(
-            read_params("similar", SimilarParams),
-            read_params("runtime.similar", InferenceRuntime),
-        )
-        return
-    results = search(args.images, Path(args.model), args.k, args.device)
-    if args.json:
-        print(json.dumps(results, indent=2, ensure_ascii=False))
-        return
-    for result in results:
-        found = ", ".join(f"{hit['id']} {hit['similarity']:.2f}" for hit in result["similar"])
-        print(f"{result['image']}: {found}")
 
 
 if __name__ == "__main__":

@@ -11,9 +11,9 @@ import numpy as np
 
 from fashion_tagger.errors import run_stage
 from fashion_tagger.io import write_json, write_text
-from fashion_tagger.labels.attributes import indices_for, load_attributes, one_hot
-from fashion_tagger.labels.encode import read_label_matrix
+from fashion_tagger.labels.attributes import one_hot
 from fashion_tagger.labels.split import SPLITS, SplitParams, split_items, tag_counts
+from fashion_tagger.labels.tables import indices_for, load_attributes, read_label_matrix
 from fashion_tagger.params import read_params
 from fashion_tagger.paths import (
     ATTRIBUTE_CLASSES_FILE,

@@ -1,11 +1,13 @@
 """Stage `train`: fit the multi-label tagger on the cached training images.
 
-Reads `data/prepare/` (the uint8 image cache), `data/encode/` and `data/split/`. Writes
+Reads `data/prepare/` (the uint8 image cache), `data/encode/` and `data/split/`; the train
+split's targets and loss weights follow `train.targets`, `train.label_groups` and
+`train.unmentioned_weight` (`fashion_tagger.labels.targets`). Writes
 - `data/train/model.pt`: the epoch with the best val mAP, with its tag thresholds chosen on the
-  val split (`fashion_tagger.evaluation.thresholds`) and, when encode wrote attributes, one
+  val split (`fashion_tagger.evaluation.metrics`) and, when encode wrote attributes, one
   softmax head per attribute (loss: the tags' plus their cross-entropies);
-- `data/train/mlflow_run.json`: the MLflow run that evaluate reopens (a cached output, so
-  `dvc exp apply`, `dvc checkout` and `dvc pull` restore the right one);
+  its MLflow run is tagged with the file's sha256, by which evaluate, similar and package
+  find it (no run id among the outputs: the same params, seed and data give the same hashes);
 - `metrics/train_curves.csv`: per epoch train loss, val loss, val micro/macro F1, val mAP, LR.
 Checkpoints live outside DVC's outputs in `data/cache/train/<fingerprint>/last.pt` (under the
 real repo root), one folder per params-and-data fingerprint: `runtime.train.resume: true`
@@ -20,14 +22,11 @@ from functools import partial
 
 from fashion_tagger.data.dataset import load_attribute_classes, load_labelled_split
 from fashion_tagger.errors import PipelineError, run_stage
-from fashion_tagger.io import remove_dead_temporaries, write_csv, write_json
-from fashion_tagger.model.distributed import (
-    Ranks,
-    launched_ranks,
-    process_group,
-    rank_device,
-    relaunch,
-)
+from fashion_tagger.evaluation.pictures import curves_chart
+from fashion_tagger.io import remove_dead_temporaries, write_csv
+from fashion_tagger.labels.groups import GROUPS_FILE
+from fashion_tagger.labels.targets import training_split
+from fashion_tagger.model.distributed import Ranks, launched_ranks, process_group, relaunch
 from fashion_tagger.model.network import save_model
 from fashion_tagger.model.training import (
     CURVE_COLUMNS,
@@ -37,6 +36,7 @@ from fashion_tagger.model.training import (
     curves_rows,
     fingerprint,
     fit,
+    training_device,
     tune_thresholds,
 )
 from fashion_tagger.params import read_params
@@ -46,20 +46,16 @@ from fashion_tagger.paths import (
     CLASSES_FILE,
     CURVES_FILE,
     LABELS_FILE,
+    MENTIONS_FILE,
     MODEL_FILE,
-    RUN_FILE,
     SPLIT_FILE,
     repo_path,
 )
-from fashion_tagger.serving.pyfunc import log_tagger
-from fashion_tagger.torch_utils import select_device
 from fashion_tagger.tracking import (
     Tracker,
-    TrackingRuntime,
     epoch_metric_names,
     pipeline_tags,
     section_params,
-    tracking_uri,
     train_description,
 )
 
@@ -67,33 +63,41 @@ from fashion_tagger.tracking import (
 def main() -> None:
     params = read_params("train", TrainParams)
     runtime = read_params("runtime.train", TrainRuntime)
-    tracking = read_params("runtime.tracking", TrackingRuntime)
     if relaunch(runtime.processes, "stages.train"):
         return
     ranks = launched_ranks()
-    # checked before a run opens
-    device = rank_device(select_device(runtime.device, "runtime.train.device"), ranks)
+    device = training_device(runtime, ranks)  # checked before a run opens
     with process_group(ranks, device):
-        train(params, runtime, tracking, ranks, device)
+        train(params, runtime, ranks, device)
 
 
 def train(
     params: TrainParams,
     runtime: TrainRuntime,
-    tracking: TrackingRuntime,
     ranks: Ranks,
     device,
 ) -> None:
     """Fit in this process (one rank of several, or alone); rank 0 writes and logs."""
     classes, data = load_labelled_split(("train", "val"))
+    data["train"] = training_split(
+        data["train"],
+        classes,
+        params.targets,
+        params.unmentioned_weight if params.label_groups else 1.0,
+        params.label_groups,
+        MENTIONS_FILE,
+    )
     attribute_classes = load_attribute_classes()
     data_files = [LABELS_FILE, SPLIT_FILE, *([ATTRIBUTES_FILE] if attribute_classes else [])]
+    data_files += [MENTIONS_FILE] if params.targets == "agreement" else []
+    data_files += [GROUPS_FILE] if params.label_groups else []
     run_fingerprint = fingerprint(params, data_files, data["train"].image_shape)
     checkpoint = repo_path(CHECKPOINTS_DIR) / run_fingerprint[:16] / "last.pt"
     fit_here = partial(
         fit,
         params,
         runtime,
+        device,
         classes,
         data,
         checkpoint,
@@ -106,8 +110,8 @@ def train(
         return
     remove_dead_temporaries(repo_path(CHECKPOINTS_DIR), recursive=True)
 
-    # Evaluate logs its own section: it may re-run alone with other values.
-    logged_params = section_params("evaluate", include=False)
+    # Evaluate and package log their own: they may re-run alone with other values.
+    logged_params = section_params("evaluate", "package", include=False)
     tags = pipeline_tags(data_files)
     tracker = Tracker().start(tags=tags, params=logged_params)
     tracker.describe(train_description(logged_params, len(classes)))
@@ -130,9 +134,9 @@ def train(
                 "model/global_threshold": thresholds["global"],
             }
         )
-        tracker.register(tracker.call("log model", log_tagger, MODEL_FILE), tracking)
+        tracker.tag_model(MODEL_FILE)
         tracker.log_artifact(CLASSES_FILE)
-        tracker.log_artifact(CURVES_FILE, "plots")
+        tracker.log_plots([CURVES_FILE], {"train_curves.png": curves_chart(history)})
     except PipelineError:
         tracker.discard()  # bad input: nothing trained worth keeping a run for
         raise
@@ -143,9 +147,9 @@ def train(
         tracker.end("FAILED")
         raise
     tracker.end()
-    write_json(RUN_FILE, {"run_id": tracker.run_id, "tracking_uri": tracking_uri()})
+    epochs = f"{len(history)} epoch{'s' if len(history) != 1 else ''}"
     print(
-        f"train: {len(history)} epochs, best val mAP at epoch {best_epoch(history)}, "
+        f"train: {epochs}, best val mAP at epoch {best_epoch(history)}, "
         f"global threshold {thresholds['global']:.3f} -> {MODEL_FILE}, {CURVES_FILE}"
     )
 

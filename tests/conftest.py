@@ -1,6 +1,6 @@
 """Shared test set-up: GPU-only tests run only where CUDA is present; sys.path is restored
 after each test (loading an MLflow model prepends its code folder, which would shadow the
-package in processes spawned by later tests)."""
+package in processes spawned by later tests); the tiny Marian model of the translation tests."""
 
 import sys
 
@@ -20,3 +20,20 @@ def pytest_collection_modifyitems(config, items):
 @pytest.fixture(autouse=True)
 def restore_sys_path(monkeypatch):
     monkeypatch.setattr(sys, "path", list(sys.path))
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """Tiny models gain nothing from threads, and they stall when other work holds the cores."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def tiny_marian_dir(tmp_path_factory):
+    """A tiny Marian model saved as Hugging Face does (built offline, see tests/tiny_marian.py)."""
+    from tests.tiny_marian import build_tiny_marian
+
+    return build_tiny_marian(tmp_path_factory.mktemp("tiny-marian"))

@@ -16,6 +16,7 @@ import torch.nn.functional as F
 import yaml
 from PIL import Image
 
+from fashion_tagger import cli
 from fashion_tagger.data.sources import labelled
 from fashion_tagger.errors import PipelineError
 from fashion_tagger.evaluation.attributes import attribute_report, attribute_scores
@@ -24,14 +25,15 @@ from fashion_tagger.labels.attributes import (
     encode_attributes,
     fold_classes,
     one_hot,
-    read_attribute_table,
 )
+from fashion_tagger.labels.tables import read_attribute_table
 from fashion_tagger.model.losses import multi_head_loss
+from fashion_tagger.tracking import find_model_run
 from stages import (
     download,
     encode,
     evaluate,
-    predict,
+    package,
     prepare,
     similar,
     split,
@@ -40,7 +42,7 @@ from stages import (
     translate,
 )
 from tests.attribute_fixtures import ATTRIBUTES, RARE_COLOUR_ROWS, write_attribute_csv
-from tests.train_fixtures import TINY_PARAMS
+from tests.train_fixtures import TINY_FEATURES, TINY_PARAMS
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -100,7 +102,7 @@ def test_multi_head_loss_sums_weighted_cross_entropies():
     tag_targets = torch.randint(0, 2, (5, 2)).float()
     first, second = torch.randint(0, 3, (5,)), torch.randint(0, 2, (5,))
     targets = torch.cat([tag_targets, first[:, None].float(), second[:, None].float()], 1)
-    loss = multi_head_loss(F.binary_cross_entropy_with_logits, 2, [3, 2], [1.0, 0.5])
+    loss = multi_head_loss(F.binary_cross_entropy_with_logits, 2, [3, 2], [1.0, 0.5], 2)
     expected = (
         F.binary_cross_entropy_with_logits(outputs[:, :2], tag_targets)
         + F.cross_entropy(outputs[:, 2:5], first)
@@ -135,10 +137,10 @@ def attribute_run(tmp_path_factory):
     """The pipeline from a generated CSV with 2 attributes to evaluate, one epoch, in a
     temporary repo; returns its root."""
     root = tmp_path_factory.mktemp("attributes")
-    write_attribute_csv(root / "data/labelled")
+    write_attribute_csv(root / "labelled")
     params = yaml.safe_load((REPO / "params.yaml").read_text())
     source = params["download"]["labelled"]
-    source.update(csv="data/labelled/styles.csv", attributes=ATTRIBUTES)
+    source.update(csv="labelled/styles.csv", attributes=ATTRIBUTES)
     params["download"]["source"] = "labelled"
     params["translate"]["cache_dir"] = None
     params["encode"]["attribute_min_count"] = 3
@@ -152,9 +154,9 @@ def attribute_run(tmp_path_factory):
     with pytest.MonkeyPatch.context() as patch:
         patch.chdir(root)
         patch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{root / 'mlflow.db'}")
-        for stage in (download, translate, tags, encode, split, prepare, train, evaluate):
+        for stage in (download, translate, tags, encode, split, prepare, train, evaluate, package):
             stage.main()
-        similar.main([])
+        similar.main()
     return root
 
 
@@ -209,14 +211,15 @@ def test_eval_json_reports_tta_separately(attribute_run):
 
 def test_predict_prints_attribute_values(attribute_run, capsys, monkeypatch):
     monkeypatch.chdir(attribute_run)
-    image = "data/labelled/images/001.jpg"
-    predict.main([image, "--tta"])
-    line = capsys.readouterr().out.strip()
-    assert line.startswith(f"{image}: ")
-    chosen = line.split(" | ")[1]
-    assert chosen.startswith("baseColour ") and ", pattern " in chosen
-    predict.main([image, "--json"])
-    record = json.loads(capsys.readouterr().out)[0]
+    image = "labelled/images/001.jpg"
+    cli.main(["predict", image, "--tta"])
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[1] == image
+    rows = [line.split() for line in lines[2:] if line.split()[:1] in (["baseColour"], ["pattern"])]
+    assert [row[0] for row in rows] == ["baseColour", "pattern"]
+    assert rows[0][1] in {"Blue", "Red", OTHER} and rows[1][1] in {"Plain", "Striped"}
+    cli.main(["predict", image, "--json"])
+    record = json.loads(capsys.readouterr().out)["images"][0]
     assert record["attributes"]["baseColour"]["value"] in {"Blue", "Red", OTHER}
     assert record["attributes"]["pattern"]["value"] in {"Plain", "Striped"}
 
@@ -224,14 +227,14 @@ def test_predict_prints_attribute_values(attribute_run, capsys, monkeypatch):
 def test_similar_and_mlflow_model_handle_attribute_models(attribute_run, capsys, monkeypatch):
     monkeypatch.chdir(attribute_run)
     embeddings = np.load(attribute_run / "data/similar/embeddings.npy")
-    assert embeddings.shape == (48, 512)
-    image = "data/labelled/images/002.jpg"
-    similar.main([image, "--k", "2", "--json"])
+    assert embeddings.shape == (48, TINY_FEATURES)
+    image = "labelled/images/002.jpg"
+    cli.main(["similar", image, "--k", "2", "--json"])
     assert len(json.loads(capsys.readouterr().out)[0]["similar"]) == 2
-    run_id = json.loads((attribute_run / "data/train/mlflow_run.json").read_text())["run_id"]
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{attribute_run / 'mlflow.db'}")
+    run_id = find_model_run(attribute_run / "data/train/model.pt")
     model = mlflow.pyfunc.load_model(f"runs:/{run_id}/model")
     table = model.predict(pd.DataFrame({"image": [image]}))
-    predict.main([image, "--json"])
-    expected = json.loads(capsys.readouterr().out)[0]["attributes"]
+    cli.main(["predict", image, "--json"])
+    expected = json.loads(capsys.readouterr().out)["images"][0]["attributes"]
     assert table["attributes"][0] == {name: value["value"] for name, value in expected.items()}

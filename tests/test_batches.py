@@ -7,13 +7,13 @@ import pytest
 import torch
 from PIL import Image
 
-from fashion_tagger.data.batches import BatchLoader
-from fashion_tagger.data.cache import load_cache, write_cache
+from fashion_tagger.data.batches import BatchLoader, to_device
+from fashion_tagger.data.cache import write_cache
 from fashion_tagger.data.dataset import SplitData
 from fashion_tagger.data.images import load_image
-from fashion_tagger.data.mapped import release_pages
+from fashion_tagger.data.mapped import load_cache, release_pages
 from fashion_tagger.errors import PipelineError
-from fashion_tagger.model.inference import predict_batches
+from fashion_tagger.model.inference import score_batches
 
 
 def split_of(count: int, shape=(4, 3, 3)) -> SplitData:
@@ -93,7 +93,23 @@ def test_ranks_share_each_global_batch():
 
 def test_inference_scores_the_given_rows_in_order():
     split = split_of(10)
-    values = predict_batches(
+    values = score_batches(
         lambda batch: batch[:, :1, 0, 0].float(), split.cache, torch.device("cpu"), 3, split.rows
     )
     assert values.flatten().tolist() == split.rows.tolist()
+
+
+@pytest.mark.gpu
+def test_cuda_batches_come_pinned_and_are_prefetched_unchanged():
+    split = split_of(32)
+    pinned = BatchLoader(split, 8, torch.Generator().manual_seed(3), workers=2, pin_memory=True)
+    plain = BatchLoader(split, 8, torch.Generator().manual_seed(3))
+    assert all(images.is_pinned() and labels.is_pinned() for images, labels in pinned)
+    pinned.generator.manual_seed(3)
+    device = torch.device("cuda")
+    on_gpu = list(to_device(pinned, device))
+    torch.cuda.synchronize()
+    for (images, labels), (expected_images, expected_labels) in zip(on_gpu, plain, strict=True):
+        assert images.device.type == "cuda"
+        assert torch.equal(images.cpu(), expected_images)
+        assert torch.equal(labels.cpu(), expected_labels)

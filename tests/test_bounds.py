@@ -37,8 +37,19 @@ def test_split_refuses_an_empty_split_naming_the_params_and_counts():
         (
             "evaluate",
             EvaluateParams,
-            {"threshold": 0.5, "pr_points": 200, "gallery_size": 5000, "gallery_top_k": 3},
+            {"threshold": 0.5, "pr_points": 200, "gallery_size": 5000, "label_issue_items": 8},
             "gallery_size",
+        ),
+        (
+            "evaluate",
+            EvaluateParams,
+            {
+                "threshold": 0.5,
+                "pr_points": 200,
+                "gallery_size": 12,
+                "label_issue_items": 5000,
+            },
+            "label_issue_items",
         ),
     ],
 )

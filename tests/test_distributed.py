@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import csv
-import json
 import os
 import subprocess
 import sys
@@ -17,6 +16,7 @@ import yaml
 
 from fashion_tagger.model import distributed
 from fashion_tagger.model.distributed import Ranks
+from fashion_tagger.tracking import find_model_run
 from tests.train_fixtures import TINY_PARAMS, write_inputs
 
 REPO = Path(__file__).resolve().parents[1]
@@ -120,14 +120,10 @@ def test_two_gloo_processes_train_like_one(tmp_path, two_processes):
     single = run_train_stage(tmp_path / "one", 1)
     root, double = two_processes
     assert (root / "data/train/model.pt").exists()
-    assert sorted(path.name for path in (root / "data/train").iterdir()) == [
-        "mlflow_run.json",
-        "model.pt",
-    ]
-    mlflow.set_tracking_uri(f"sqlite:///{root / 'mlflow.db'}")
+    assert sorted(path.name for path in (root / "data/train").iterdir()) == ["model.pt"]
+    run_id = find_model_run(root / "data/train/model.pt", f"sqlite:///{root / 'mlflow.db'}")
     runs = mlflow.search_runs(search_all_experiments=True, output_format="list")
     assert len(runs) == 1  # rank 0 alone logs
-    run_id = json.loads((root / "data/train/mlflow_run.json").read_text())["run_id"]
     assert runs[0].info.run_id == run_id and runs[0].info.status == "FINISHED"
     assert len(double) == len(single) == 3
     first_single, first_double = single[0]["train_loss"], double[0]["train_loss"]
@@ -151,3 +147,23 @@ def test_two_processes_resume_where_they_stopped(tmp_path, two_processes):
     assert len(resumed) == len(straight) == 3
     for got, expected in zip(resumed, straight, strict=True):
         assert got == pytest.approx(expected, rel=1e-6, abs=1e-9)
+
+
+def test_sync_batchnorm_converts_on_cuda_ranks_only(capsys):
+    from fashion_tagger.model.network import Tagger
+    from fashion_tagger.model.training import sync_batchnorm
+
+    def norms(module):
+        return [
+            type(layer).__name__
+            for layer in module.modules()
+            if "BatchNorm" in type(layer).__name__
+        ]
+
+    on_cpu = sync_batchnorm(Tagger("resnet18", 3), torch.device("cpu"), Ranks(0, 2, 0))
+    assert set(norms(on_cpu)) == {"BatchNorm2d"}
+    assert "needs CUDA" in capsys.readouterr().out
+    tagger = Tagger("resnet18", 3)
+    keys = tagger.state_dict().keys()
+    synced = sync_batchnorm(tagger, torch.device("cuda"), Ranks(1, 2, 1))  # converting needs no GPU
+    assert set(norms(synced)) == {"SyncBatchNorm"} and synced.state_dict().keys() == keys

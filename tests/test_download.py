@@ -57,11 +57,28 @@ def test_a_source_that_fails_its_checks_leaves_the_last_images(workdir):
     assert previous.read_bytes() == b"last good run"
 
     params["download"]["source"] = "labelled"
-    params["download"]["labelled"]["csv"] = "data/labelled/labels.csv"
+    params["download"]["labelled"]["csv"] = "labelled/labels.csv"
     (workdir / "params.yaml").write_text(yaml.safe_dump(params))
-    csv_path = workdir / "data/labelled/labels.csv"
+    csv_path = workdir / "labelled/labels.csv"
     csv_path.parent.mkdir(parents=True)
     csv_path.write_text("image,tags\na.jpg,red,long,dress\n")
     with pytest.raises(PipelineError, match="labels.csv: line 2: 4 fields"):
         download.main()
     assert previous.read_bytes() == b"last good run"
+
+
+def test_data_in_the_old_place_is_an_error_naming_the_move(workdir):
+    """data/labelled/ is git-ignored, so DVC cannot see a .dvc file there: name the move."""
+    old = workdir / "data/labelled"
+    (old / "shop").mkdir(parents=True)
+    (old / "shop.dvc").write_text("outs:\n- path: shop\n")
+    params = yaml.safe_load((workdir / "params.yaml").read_text())
+    params["download"]["source"] = "labelled"
+    params["download"]["labelled"]["csv"] = "data/labelled/shop/labels.csv"
+    (workdir / "params.yaml").write_text(yaml.safe_dump(params))
+    with pytest.raises(PipelineError) as error:
+        download.main()
+    message = str(error.value)
+    assert "\n" not in message
+    assert "`mv data/labelled/shop data/labelled/shop.dvc labelled/`" in message
+    assert (old / "shop.dvc").is_file() and (old / "shop").is_dir()

@@ -150,3 +150,17 @@ def test_a_bad_csv_leaves_the_last_images_in_place(tmp_path: Path):
     with pytest.raises(PipelineError, match="line 2: 3 fields"):
         labelled.fetch(Params(csv=str(csv_path), min_side=16), tmp_path / "raw")
     assert previous.is_file()
+
+
+def test_an_image_failing_part_way_leaves_the_last_images_whole(tmp_path: Path):
+    save_image(tmp_path / "set" / "a.jpg")
+    (tmp_path / "set" / "b.jpg").write_text("not an image")
+    images = tmp_path / "raw" / "images"
+    for name in ("a.jpg", "old.jpg"):
+        save_image(images / name, (1, 2, 3))
+    before = {path.name: path.read_bytes() for path in images.iterdir()}
+    csv_path = write_csv(tmp_path / "set" / "labels.csv", "image,tags", "a.jpg,red", "b.jpg,blue")
+    with pytest.raises(PipelineError, match="line 3: b.jpg: not a decodable image"):
+        labelled.fetch(Params(csv=str(csv_path), min_side=16), tmp_path / "raw")
+    assert {path.name: path.read_bytes() for path in images.iterdir()} == before
+    assert sorted(path.name for path in (tmp_path / "raw").iterdir()) == ["images"]

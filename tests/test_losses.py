@@ -7,7 +7,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from fashion_tagger.evaluation.thresholds import best_f1_threshold, choose_thresholds
+from fashion_tagger.evaluation.metrics import best_f1_threshold, choose_thresholds
 from fashion_tagger.model.losses import LossParams, asymmetric_loss, make_loss, positive_weights
 
 LOGITS = torch.tensor([[2.0, -1.0, 0.5], [-3.0, 1.5, -0.2]])

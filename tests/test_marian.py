@@ -20,7 +20,8 @@ from fashion_tagger.text.translate import translate_items  # noqa: E402
 from fashion_tagger.text.translation_cache import TranslationCache  # noqa: E402
 from stages import translate  # noqa: E402
 from tests.test_translate import make_stage_folder  # noqa: E402
-from tests.tiny_marian import build_tiny_marian  # noqa: E402
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 TEXTS = [
     "Ein rotes Kleid.",
@@ -33,28 +34,14 @@ TEXTS = [
 ]
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """The tiny model gains nothing from threads, and they stall when other work holds the cores."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-@pytest.fixture(scope="module")
-def model_dir(tmp_path_factory):
-    return build_tiny_marian(tmp_path_factory.mktemp("tiny-marian"))
-
-
-def tiny_params(model_dir, **overrides) -> MarianParams:
-    settings = dict(local_path=str(model_dir), batch_size=3, max_length=12, num_beams=2)
+def tiny_params(tiny_marian_dir, **overrides) -> MarianParams:
+    settings = dict(local_path=str(tiny_marian_dir), batch_size=3, max_length=12, num_beams=2)
     return MarianParams(**{**settings, **overrides})
 
 
 @pytest.fixture(scope="module")
-def translator(model_dir):
-    return MarianTranslator.load(tiny_params(model_dir), "cpu")
+def translator(tiny_marian_dir):
+    return MarianTranslator.load(tiny_params(tiny_marian_dir), "cpu")
 
 
 @pytest.fixture
@@ -107,12 +94,12 @@ def test_cache_gives_the_fresh_results_without_running_the_model(translator, bat
     assert batches == []
 
 
-def test_identity_names_the_weights_decoding_and_precision(translator, model_dir):
+def test_identity_names_the_weights_decoding_and_precision(translator, tiny_marian_dir):
     identity = translator.identity()
     assert identity["backend"] == "marian" and len(identity["files"]) == 64
     assert (identity["device"], identity["dtype"]) == ("cpu", "torch.float32")
     assert (identity["num_beams"], identity["max_length"]) == (2, 12)
-    other = MarianTranslator.load(tiny_params(model_dir, num_beams=1), "cpu").identity()
+    other = MarianTranslator.load(tiny_params(tiny_marian_dir, num_beams=1), "cpu").identity()
     assert other != identity and other["files"] == identity["files"]
 
 
@@ -144,11 +131,11 @@ def test_model_missing_offline_says_how_to_provide_it(tmp_path, monkeypatch):
 
 
 def test_model_from_a_prefilled_hub_cache_is_identified_by_its_commit(
-    tmp_path, monkeypatch, model_dir
+    tmp_path, monkeypatch, tiny_marian_dir
 ):
     commit = "0123456789abcdef0123456789abcdef01234567"
     repo = tmp_path / "hub" / "models--example--tiny-de-en"
-    shutil.copytree(model_dir, repo / "snapshots" / commit)
+    shutil.copytree(tiny_marian_dir, repo / "snapshots" / commit)
     (repo / "refs").mkdir()
     (repo / "refs" / "main").write_text(commit)
     monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
@@ -170,10 +157,13 @@ def test_missing_extra_is_a_one_line_error(monkeypatch):
         MarianTranslator.load(MarianParams())
 
 
-def test_stage_with_the_marian_backend(tmp_path, monkeypatch, model_dir):
+@pytest.mark.parametrize("engine", ["transformers", "ctranslate2"])
+def test_stage_with_the_marian_backend(tmp_path, monkeypatch, tiny_marian_dir, engine):
+    if engine == "ctranslate2":
+        pytest.importorskip("ctranslate2")
     params = (
-        f"backend: marian\ncache_dir: cache\nmarian:\n  local_path: {model_dir}\n"
-        "  batch_size: 2\n  max_length: 10\n  num_beams: 1"
+        f"backend: marian\ncache_dir: cache\nmarian:\n  engine: {engine}\n"
+        f"  local_path: {tiny_marian_dir}\n  batch_size: 2\n  max_length: 10\n  num_beams: 1"
     )
     make_stage_folder(tmp_path, (TEXTS[:3], TEXTS[3:]), params)
     monkeypatch.chdir(tmp_path)
@@ -191,8 +181,8 @@ def test_stage_with_the_marian_backend(tmp_path, monkeypatch, model_dir):
 
 
 @pytest.mark.gpu
-def test_half_precision_on_cuda(model_dir):
-    on_cuda = MarianTranslator.load(tiny_params(model_dir), "cuda")
+def test_half_precision_on_cuda(tiny_marian_dir):
+    on_cuda = MarianTranslator.load(tiny_params(tiny_marian_dir), "cuda")
     assert on_cuda.model.dtype == torch.float16 and on_cuda.model.device.type == "cuda"
     english = on_cuda.translate(TEXTS)
     assert len(english) == len(TEXTS) and all(isinstance(text, str) for text in english)

@@ -75,7 +75,7 @@ def git(workdir: Path, *args: str) -> str:
 
 def commit_all(workdir: Path, message: str) -> None:
     git(workdir, "add", "-A")
-    git(workdir, "commit", "-q", "-m", message)
+    git(workdir, "commit", "-q", "--allow-empty", "-m", message)
 
 
 def edit_params(workdir: Path, change) -> None:
@@ -150,12 +150,27 @@ def test_runtime_params_rerun_nothing(pipeline_copy):
     (pipeline_copy / "params.yaml").write_text(original)
 
 
+def model_run_id(workdir: Path) -> str:
+    """The MLflow run that trained the workspace's model (found by the model's sha256)."""
+    from fashion_tagger.tracking import find_model_run
+
+    return find_model_run(workdir / "data/train/model.pt", f"sqlite:///{workdir / 'mlflow.db'}")
+
+
 def mlflow_run_params(workdir: Path) -> dict:
     import mlflow
 
-    run = json.loads((workdir / "data/train/mlflow_run.json").read_text())
     client = mlflow.MlflowClient(f"sqlite:///{workdir / 'mlflow.db'}")
-    return client.get_run(run["run_id"]).data.params
+    return client.get_run(model_run_id(workdir)).data.params
+
+
+def test_retraining_with_the_same_params_changes_nothing_git_sees(pipeline_copy):
+    """Same params, seed and data: the same model bytes, so dvc.lock, the metrics and the
+    curves stay as committed, and evaluate and similar need no re-run."""
+    commit_all(pipeline_copy, "before a retrain")  # whatever earlier tests changed
+    dvc(pipeline_copy, "repro", "--force", "--single-item", "train")
+    assert "Running stage" not in dvc(pipeline_copy, "repro")
+    assert git(pipeline_copy, "status", "--porcelain") == ""
 
 
 def test_exp_apply_leaves_a_consistent_workspace(pipeline_copy):
@@ -172,6 +187,38 @@ def test_exp_apply_leaves_a_consistent_workspace(pipeline_copy):
     dvc(pipeline_copy, "checkout", "--force")
 
 
+def documented_exp_show() -> list[tuple[str, int]]:
+    """(command, columns it fits) of each `dvc exp show` line in docs/results.md."""
+    lines = (REPO / "docs/results.md").read_text().splitlines()
+    found = []
+    for line in lines:
+        if line.startswith("dvc exp show") and "# fits " in line:
+            command, _, comment = line.partition("#")
+            found.append((command.strip(), int(comment.split("fits ")[1].split()[0])))
+    return found
+
+
+def test_documented_exp_show_commands_fit_their_terminals(pipeline_copy):
+    """On the real pipeline's experiments (lr-low, lr-high: retrained models), each documented
+    `dvc exp show` fits its width and still shows the changed param and the headline F1."""
+    commands = documented_exp_show()
+    assert [columns for _, columns in commands] == [200, 80]
+    for command, columns in commands:
+        shown = subprocess.run(
+            f"{command} --no-pager",
+            shell=True,
+            cwd=pipeline_copy,
+            env=environment(pipeline_copy) | {"COLUMNS": "1000"},
+            capture_output=True,
+            text=True,
+        )
+        assert shown.returncode == 0, shown.stderr
+        table = shown.stdout
+        assert "lr-low" in table and "train.lr" in table and "micro_f1" in table, table
+        width = max(len(line.rstrip()) for line in table.splitlines())
+        assert width <= columns, f"{command}: {width} columns\n{table}"
+
+
 def test_push_then_pull_into_a_fresh_clone_is_up_to_date(pipeline_copy, tmp_path):
     dvc(pipeline_copy, "remote", "add", "-d", "shared", str(tmp_path / "remote"))
     assert UP_TO_DATE in dvc(pipeline_copy, "status")
@@ -185,10 +232,11 @@ def test_push_then_pull_into_a_fresh_clone_is_up_to_date(pipeline_copy, tmp_path
 
 
 def test_a_failed_train_then_a_good_one_keeps_the_run_id(pipeline_copy):
-    """DVC deletes data/train before train runs; with the params restored, `dvc checkout` (and
-    git, for the uncached curves) bring the last model and its run id back: no retrain."""
-    run_file = pipeline_copy / "data/train/mlflow_run.json"
-    run_id = json.loads(run_file.read_text())["run_id"]
+    """DVC deletes train's outputs before train runs; the error line says how to get back, and
+    with the params restored `dvc checkout` alone brings the last model back, and with the model
+    its MLflow run: no retrain. The curves (persist) are never removed."""
+    model_file = pipeline_copy / "data/train/model.pt"
+    run_id = model_run_id(pipeline_copy)
     original = (pipeline_copy / "params.yaml").read_text()
     edit_params(pipeline_copy, lambda params: params["train"].update(backbone="no_such_network"))
     failed = subprocess.run(
@@ -200,12 +248,15 @@ def test_a_failed_train_then_a_good_one_keeps_the_run_id(pipeline_copy):
         timeout=900,
     )
     assert failed.returncode != 0 and "no_such_network" in failed.stderr
-    assert not run_file.exists()
+    [line] = [line for line in failed.stderr.splitlines() if line.startswith("error:")]
+    assert "restore the last good ones with `dvc checkout`)" in line
+    assert not model_file.exists()
+    assert (pipeline_copy / "metrics/train_curves.csv").stat().st_size > 0
+    assert "deleted" in dvc(pipeline_copy, "status")
 
     (pipeline_copy / "params.yaml").write_text(original)
     dvc(pipeline_copy, "checkout")
-    git(pipeline_copy, "checkout", "--", "metrics/train_curves.csv")
-    assert json.loads(run_file.read_text())["run_id"] == run_id
+    assert model_run_id(pipeline_copy) == run_id
     assert "Running stage" not in dvc(pipeline_copy, "repro")
     assert UP_TO_DATE in dvc(pipeline_copy, "status")
     import mlflow
@@ -218,7 +269,7 @@ def test_a_failed_train_then_a_good_one_keeps_the_run_id(pipeline_copy):
 def test_labelled_data_is_a_tracked_dependency(pipeline_copy):
     from PIL import Image
 
-    shop = pipeline_copy / "data/labelled/shop"
+    shop = pipeline_copy / "labelled/shop"
     (shop / "images").mkdir(parents=True)
     for index, colour in enumerate([(200, 20, 20), (20, 20, 200), (20, 160, 20)]):
         Image.new("RGB", (64, 96), colour).save(shop / "images" / f"d{index}.jpg")
@@ -227,10 +278,10 @@ def test_labelled_data_is_a_tracked_dependency(pipeline_copy):
 
     def labelled(params):
         params["download"]["source"] = "labelled"
-        params["download"]["labelled"]["csv"] = "data/labelled/shop/labels.csv"
+        params["download"]["labelled"]["csv"] = "labelled/shop/labels.csv"
 
     edit_params(pipeline_copy, labelled)
-    dvc(pipeline_copy, "add", "data/labelled/shop")
+    dvc(pipeline_copy, "add", "labelled/shop")
     dvc(pipeline_copy, "repro", "download")
     assert "download" not in dvc(pipeline_copy, "status", "download")
 

@@ -1,5 +1,7 @@
 """Browser test of `dvc plots show`'s page: every declared chart renders and every image loads,
-offline (vega, vega-lite and vega-embed come from node_modules through plots/offline.html).
+offline (vega, vega-lite and vega-embed come from node_modules through plots/offline.html);
+the gallery's right/wrong/missed colours show; `dvc plots diff` tells revisions apart by colour
+in the legends, the tag report colours by status, and epoch ticks are whole numbers.
 
 Runs headless Chromium from the Debian package (`make browser` installs it and the npm
 packages); it fails, with the command to run, when either is missing.
@@ -7,6 +9,7 @@ packages); it fails, with the command to run, when either is missing.
 
 from __future__ import annotations
 
+import html
 import json
 import os
 import re
@@ -18,6 +21,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from fashion_tagger.evaluation.pictures import MARKS
+
 REPO = Path(__file__).resolve().parents[1]
 VEGA_FILES = [
     "vega/build/vega.min.js",
@@ -27,6 +32,7 @@ VEGA_FILES = [
 # Copied into the temporary repo: what `dvc plots show` reads.
 PLOT_INPUTS = ["dvc.yaml", "params.yaml", "metrics", "plots", ".dvc/config", ".dvc/plots"]
 MIN_INK_PIXELS = 500  # a drawn chart has axes, labels and marks; a blank canvas has none
+MIN_MARK_PIXELS = 400  # a legend patch of a gallery marker colour is about 700 pixels
 
 # Appended to the page: once every chart has drawn (or after 15 s), writes what rendered and
 # which images loaded into #page-check, and any script errors.
@@ -43,6 +49,29 @@ function inkPixels(canvas) {
   }
   return ink;
 }
+const MARKS = %MARKS%;
+function colourCounts(img) {
+  // pixels near each of the gallery's marker colours (right, wrong, missed)
+  const canvas = document.createElement('canvas');
+  canvas.width = img.naturalWidth; canvas.height = img.naturalHeight;
+  if (!canvas.width) return {};
+  const context = canvas.getContext('2d');
+  context.drawImage(img, 0, 0);
+  let data;
+  try { data = context.getImageData(0, 0, canvas.width, canvas.height).data; }
+  catch (error) { errors.push('pixels of ' + img.src + ': ' + error); return {}; }
+  const counts = {};
+  for (const [mark, hex] of Object.entries(MARKS)) {
+    const target = [1, 3, 5].map(i => parseInt(hex.slice(i, i + 2), 16));
+    let found = 0;
+    for (let i = 0; i < data.length; i += 4) {
+      if (Math.abs(data[i] - target[0]) + Math.abs(data[i + 1] - target[1])
+          + Math.abs(data[i + 2] - target[2]) < 30) found++;
+    }
+    counts[mark] = found;
+  }
+  return counts;
+}
 function report() {
   const charts = [...document.querySelectorAll('body > div[id]')].map(div => {
     const canvas = div.querySelector('canvas');
@@ -55,6 +84,7 @@ function report() {
   });
   const images = [...document.images].map(img => ({
     src: img.getAttribute('src'), loaded: img.complete && img.naturalWidth > 0,
+    colours: colourCounts(img),
   }));
   document.getElementById('page-check').textContent = JSON.stringify({
     vega: typeof vegaEmbed === 'function', errors: errors, charts: charts, images: images,
@@ -95,6 +125,7 @@ def browser_args(profile: Path) -> list[str]:
         "--disable-background-networking",
         "--disable-component-update",
         "--disable-sync",
+        "--allow-file-access-from-files",  # the check reads the pictures' pixels
         f"--user-data-dir={profile}",
         "--virtual-time-budget=20000",
     ]
@@ -137,7 +168,8 @@ def test_plots_page_renders_every_chart_offline(plots_page, tmp_path):
     html = plots_page.read_text()
     assert "http://" not in html and "https://cdn" not in html  # nothing from the internet
     checked = plots_page.with_name("checked.html")
-    checked.write_text(html.replace("</body>", CHECK_SCRIPT + "</body>"))
+    marks = json.dumps({mark: colour for mark, (colour, _) in MARKS.items()})
+    checked.write_text(html.replace("</body>", CHECK_SCRIPT.replace("%MARKS%", marks) + "</body>"))
     dom = subprocess.run(
         [*browser_args(tmp_path / "profile"), "--dump-dom", checked.as_uri()],
         check=True,
@@ -158,6 +190,9 @@ def test_plots_page_renders_every_chart_offline(plots_page, tmp_path):
         assert min(chart["canvas"]) > 100 and chart["ink"] > MIN_INK_PIXELS, chart
     loaded = [image["src"] for image in result["images"] if image["loaded"]]
     assert len(loaded) == len(result["images"]) == len(images)  # each image once, all loaded
+    [gallery] = [image for image in result["images"] if "test_gallery" in image["src"]]
+    for mark, count in gallery["colours"].items():  # the legend's patch at least, and tags
+        assert count > MIN_MARK_PIXELS, (mark, gallery["colours"])
 
     screenshot = tmp_path / "plots.png"
     subprocess.run(
@@ -166,6 +201,137 @@ def test_plots_page_renders_every_chart_offline(plots_page, tmp_path):
             "--window-size=1280,5000",
             f"--screenshot={screenshot}",
             plots_page.as_uri(),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    assert screenshot.stat().st_size > 10_000
+    print(f"screenshot: {screenshot}")
+
+
+# Renders every chart spec of a DVC page to SVG with vega (offline), so that its legend and
+# axis labels can be read; writes {chart id: svg} into #svg-check.
+SVG_PAGE = """<html><head>
+<script src="../node_modules/vega/build/vega.min.js"></script>
+<script src="../node_modules/vega-lite/build/vega-lite.min.js"></script></head><body>
+<pre id="svg-check"></pre>
+<script>
+const specs = %SPECS%;
+(async () => {
+  const out = {};
+  for (const [id, spec] of Object.entries(specs)) {
+    try {
+      const view = new vega.View(vega.parse(vegaLite.compile(spec).spec), {renderer: 'none'});
+      out[id] = await view.toSVG();
+    } catch (error) { out[id] = 'error: ' + error; }
+  }
+  document.getElementById('svg-check').textContent = JSON.stringify(out);
+})();
+</script></body></html>"""
+
+
+def chart_svgs(page: Path, profile: Path) -> dict[str, str]:
+    """Each chart of a `dvc plots` page drawn as SVG in headless Chromium."""
+    specs = {
+        found.group(1): json.loads(found.group(2))
+        for found in re.finditer(
+            r'<div id = "([^"]+)">\s*<script type = "text/javascript">\s*var spec = (.*?);\s*'
+            r"vegaEmbed",
+            page.read_text(),
+            re.S,
+        )
+    }
+    checker = page.with_name("svg.html")
+    checker.write_text(SVG_PAGE.replace("%SPECS%", json.dumps(specs)))
+    dom = subprocess.run(
+        [*browser_args(profile), "--dump-dom", checker.as_uri()],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    ).stdout
+    found = re.search(r'<pre id="svg-check">(.*?)</pre>', dom, re.S)
+    assert found and found.group(1), dom[-500:]
+    return json.loads(html.unescape(found.group(1)))
+
+
+def svg_texts(svg: str, role: str, axis: str = "") -> list[str]:
+    """The texts of one role's marks (legend-label, axis-label), of the axis whose aria-label
+    starts with `axis` (e.g. "X-axis") when given."""
+    if axis:
+        parts = svg.split('role-axis"')[1:]
+        svg = next(part for part in parts if f'aria-label="{axis}' in part[:200])
+        svg = svg.split('role-axis"')[0]
+    groups = re.findall(rf'role-{role}"[^>]*>(.*?)</g>', svg, re.S)
+    return [
+        html.unescape(text)
+        for group in groups
+        for text in re.findall(r"<text[^>]*>(.*?)</text>", group)
+    ]
+
+
+@pytest.fixture(scope="module")
+def diff_page(plots_page) -> Path:
+    """`dvc plots diff HEAD` after a 2-epoch training with other numbers than the commit's."""
+    root = plots_page.parents[1]
+    environment = {
+        **os.environ,
+        "GIT_AUTHOR_NAME": "t",
+        "GIT_AUTHOR_EMAIL": "t@example.invalid",
+        "GIT_COMMITTER_NAME": "t",
+        "GIT_COMMITTER_EMAIL": "t@example.invalid",
+    }
+
+    def run(*command: str) -> None:
+        done = subprocess.run(command, cwd=root, env=environment, capture_output=True, text=True)
+        assert done.returncode == 0, done.stdout + done.stderr
+
+    curves = root / "metrics/train_curves.csv"
+    header, *rows = curves.read_text().splitlines()
+
+    def two_epochs(scale: float) -> str:
+        scaled = [
+            [row.split(",")[0], *(str(float(v) * scale) for v in row.split(",")[1:])]
+            for row in rows[:2]
+        ]
+        return "\n".join([header, *(",".join(row) for row in scaled)]) + "\n"
+
+    curves.write_text(two_epochs(1.0))
+    run(sys.executable, "-m", "dvc", "config", "core.no_scm", "false")
+    run("git", "init", "-q")
+    run("git", "add", "-A")
+    run("git", "commit", "-q", "-m", "plots")
+    curves.write_text(two_epochs(0.9))
+    run(sys.executable, "-m", "dvc", "plots", "diff", "HEAD", "-o", "diff_plots")
+    return root / "diff_plots/index.html"
+
+
+@pytest.mark.browser
+def test_plots_diff_tells_revisions_apart(diff_page, tmp_path):
+    svgs = chart_svgs(diff_page, tmp_path / "profile")
+    charts, _ = declared_plots()
+    assert sorted(svgs) == sorted(charts)
+    assert not [chart for chart, svg in svgs.items() if svg.startswith("error")]
+    loss = svg_texts(svgs["Training_loss"], "legend-label")
+    # a colour per revision and series, named, and the revisions' dashes
+    assert {"HEAD: train_loss", "workspace: train_loss", "HEAD", "workspace"} <= set(loss)
+    epochs = svg_texts(svgs["Training_loss"], "axis-label", "X-axis")
+    assert epochs and all(label.isdigit() for label in epochs)
+    assert len(epochs) == len(set(epochs))  # not "1, 2, 2"
+    for chart in ("Items_per_tag__vocabulary_", "Test_F1_per_tag"):
+        assert svg_texts(svgs[chart], "legend-label") == ["HEAD", "workspace"], chart
+    [report] = [chart for chart in svgs if chart.startswith("Tag_report")]
+    statuses = svg_texts(svgs[report], "legend-label")
+    assert {"tag", "negated", "generic"} <= set(statuses)
+
+    screenshot = tmp_path / "diff.png"
+    subprocess.run(
+        [
+            *browser_args(tmp_path / "shot"),
+            "--window-size=1280,3000",
+            f"--screenshot={screenshot}",
+            diff_page.as_uri(),
         ],
         check=True,
         capture_output=True,

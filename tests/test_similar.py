@@ -1,4 +1,4 @@
-"""Tests for stages.similar: cosine neighbours, the stage picture and the search command."""
+"""The similar stage and `fashion-tagger similar`: cosine neighbours, the picture, search."""
 
 from __future__ import annotations
 
@@ -11,12 +11,19 @@ import pytest
 import torch
 from PIL import Image
 
-from fashion_tagger.data.cache import load_image
-from fashion_tagger.errors import PipelineError
+from fashion_tagger import cli
+from fashion_tagger.data.images import load_image
 from fashion_tagger.model.network import Tagger, save_model
 from fashion_tagger.serving.similar import nearest, unit_rows
 from stages import similar
-from tests.train_fixtures import CLASSES, HEIGHT, WIDTH, write_inputs
+from tests.train_fixtures import (
+    CLASSES,
+    HEIGHT,
+    TINY_BACKBONE,
+    TINY_FEATURES,
+    WIDTH,
+    write_inputs,
+)
 
 
 def test_nearest_by_cosine_similarity_without_the_query_itself():
@@ -35,18 +42,18 @@ def stage_run(tmp_path_factory):
     write_inputs(root)
     torch.manual_seed(0)
     save_model(
-        root / "data/train/model.pt", Tagger("resnet18", len(CLASSES)), CLASSES, HEIGHT, WIDTH
+        root / "data/train/model.pt", Tagger(TINY_BACKBONE, len(CLASSES)), CLASSES, HEIGHT, WIDTH
     )
     with pytest.MonkeyPatch.context() as patch:
         patch.chdir(root)
-        similar.main([])
+        similar.main()
     return root
 
 
 def test_stage_writes_unit_embeddings_and_the_picture(stage_run):
     embeddings = np.load(stage_run / "data/similar/embeddings.npy")
     ids = json.loads((stage_run / "data/similar/ids.json").read_text())
-    assert embeddings.shape == (48, 512) and len(ids) == 48
+    assert embeddings.shape == (48, TINY_FEATURES) and len(ids) == 48
     assert np.linalg.norm(embeddings, axis=1) == pytest.approx(np.ones(48), abs=1e-5)
     with Image.open(stage_run / "metrics/similar.png") as picture:
         assert picture.format == "PNG" and picture.width > picture.height  # 3 rows of 5
@@ -58,7 +65,7 @@ def test_search_finds_the_item_a_query_copies(stage_run, monkeypatch, capsys):
     queries.mkdir()
     for item_id in ("t005", "t030"):
         shutil.copy(stage_run / f"data/raw/images/{item_id}.jpg", queries / f"{item_id}.jpeg")
-    similar.main([str(queries), "--k", "3", "--json"])
+    cli.main(["similar", str(queries), "--k", "3", "--json"])
     results = json.loads(capsys.readouterr().out)
     assert [r["image"] for r in results] == [str(queries / "t005.jpeg"), str(queries / "t030.jpeg")]
     for result in results:
@@ -71,11 +78,12 @@ def test_search_finds_the_item_a_query_copies(stage_run, monkeypatch, capsys):
         assert [h["similarity"] for h in hits] == sorted(
             (h["similarity"] for h in hits), reverse=True
         )
-    similar.main([str(queries / "t005.jpeg"), "--k", "2"])
+    cli.main(["similar", str(queries / "t005.jpeg"), "--k", "2"])
     assert capsys.readouterr().out.startswith(f"{queries / 't005.jpeg'}: t0")
 
 
-def test_search_without_embeddings_says_what_to_run(tmp_path, monkeypatch):
+def test_search_without_embeddings_says_what_to_run(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
-    with pytest.raises(PipelineError, match="dvc repro similar"):
-        similar.main(["some.jpg"])
+    with pytest.raises(SystemExit):
+        cli.main(["similar", "some.jpg"])
+    assert "dvc repro similar" in capsys.readouterr().err

@@ -5,8 +5,8 @@ import pytest
 from pydantic import ValidationError
 
 from fashion_tagger.errors import PipelineError
-from fashion_tagger.labels.encode import read_label_matrix as read_labels
 from fashion_tagger.labels.split import SplitParams, split_items, tag_counts
+from fashion_tagger.labels.tables import read_label_matrix as read_labels
 
 
 def random_labels(items=300, tags=12, seed=0):

@@ -36,7 +36,7 @@ from fashion_tagger.text.tags import (
 )
 from stages import tags as tags_stage
 
-PARAMS = TagsParams(top_k=10, vocab_size=25, lemmatize=True)
+PARAMS = TagsParams(method="recipe", top_k=10, vocab_size=25, lemmatize=True)
 DATA = Path(__file__).parent / "data"
 
 ENGLISH = [
@@ -76,7 +76,8 @@ def make_items(english: list[list[str]] = ENGLISH) -> list[dict]:
 def write_stage_inputs(root: Path, items: list[dict], top_k: int = 10, vocab: int = 25) -> None:
     """params.yaml and data/translate/items.json under `root`, for running main()."""
     (root / "params.yaml").write_text(
-        f"tags:\n  top_k: {top_k}\n  vocab_size: {vocab}\n  lemmatize: true\n", encoding="utf-8"
+        f"tags:\n  method: recipe\n  top_k: {top_k}\n  vocab_size: {vocab}\n  lemmatize: true\n",
+        encoding="utf-8",
     )
     (root / "data/translate").mkdir(parents=True)
     (root / "data/translate/items.json").write_text(json.dumps(items), encoding="utf-8")
@@ -253,7 +254,9 @@ def test_vocabulary_is_the_most_frequent_of_each_kind_ties_by_term():
 
 def test_extraction_respects_top_k_and_vocab_size_and_keeps_kinds_disjoint():
     texts = [item["english"] for item in make_items()]
-    labels, vocabulary, _ = extract_labels(texts, TagsParams(top_k=2, vocab_size=3, lemmatize=True))
+    labels, vocabulary, *_ = extract_labels(
+        texts, TagsParams(method="recipe", top_k=2, vocab_size=3, lemmatize=True)
+    )
     assert len(vocabulary["nouns"]) == 3
     assert len(vocabulary["adjectives"]) == 3
     assert not set(vocabulary["nouns"]) & set(vocabulary["adjectives"])
@@ -266,7 +269,7 @@ def test_extraction_respects_top_k_and_vocab_size_and_keeps_kinds_disjoint():
 
 
 def test_extraction_finds_the_described_colours_and_parts():
-    labels, vocabulary, _ = extract_labels([item["english"] for item in make_items()], PARAMS)
+    labels, vocabulary, *_ = extract_labels([item["english"] for item in make_items()], PARAMS)
     assert {"red", "sleeve", "pleat"} <= set(labels[0])
     assert {"black", "strap", "ruffle"} <= set(labels[1])
     assert "sleeves" not in vocabulary["nouns"]
@@ -283,8 +286,18 @@ def test_given_tags_pass_through():
     result = label_items(items, PARAMS)
     labelled, vocabulary = result.labelled, result.vocabulary
     assert labelled == [
-        {"id": "item000", "tags": ["dress", "red"]},
-        {"id": "item001", "tags": ["dress", "strap"]},
+        {
+            "id": "item000",
+            "tags": ["dress", "red"],
+            "descriptions": 1,
+            "mentions": {"dress": 1, "red": 1},
+        },
+        {
+            "id": "item001",
+            "tags": ["dress", "strap"],
+            "descriptions": 1,
+            "mentions": {"dress": 1, "strap": 1},
+        },
     ]
     assert vocabulary == {"given": ["dress", "red", "strap"]}
     assert tag_frequency(labelled, vocabulary)[0] == {"tag": "dress", "kind": "given", "items": 2}
@@ -354,7 +367,7 @@ PHRASE_SETTINGS = PhrasesParams(
     vocab_size=20,
     max_df=0.8,
     min_items=1,
-    carriers=["dress", "skirt"],
+    carriers=["dress", "skirt", "gown", "silk"],
     generic_words=["color", "fabric", "cut", "pattern"],
 )
 PHRASE_PARAMS = TagsParams(
@@ -410,7 +423,7 @@ def test_modifiers_of_parts_stay_with_the_part(reader):
 
 
 def test_relations_are_not_attributes(reader):
-    assert reader("It ends above the knee.") == []
+    assert reader("It ends at the hip.") == []
     assert reader("At the waist is a bow.") == [["bow"]]
 
 
@@ -528,7 +541,7 @@ def test_recipe_reproduces_its_labels_on_sample_items():
     "phrases" existed (tests/data/tags_recipe_sample.json)."""
     fixture = json.loads((DATA / "tags_recipe_sample.json").read_text(encoding="utf-8"))
     params = TagsParams(method="recipe", top_k=10, vocab_size=12, lemmatize=True)
-    labels, vocabulary, _ = extract_labels(fixture["english"], params, TextTagger(workers=1))
+    labels, vocabulary, *_ = extract_labels(fixture["english"], params, TextTagger(workers=1))
     assert vocabulary == fixture["vocabulary"]
     assert labels == fixture["labels"]
 
@@ -556,3 +569,183 @@ def test_main_with_method_phrases_writes_the_tag_report(tmp_path, monkeypatch):
 def test_a_v_shape_in_the_text_is_a_v_neckline(reader):
     """The glossary translates "Ausschnitt in V-Form" as "neckline in V-shape"."""
     assert reader("Neckline in V-shape.") == [["neckline"], ["v neckline"]]
+
+
+def test_relations_to_body_landmarks_give_the_length(reader):
+    assert reader("It ends well above the knee.") == [["short"]]
+    assert reader("The dress reaches about to the knee.") == [["dress"], ["knee-length"]]
+    assert reader("It reaches to the middle of the thighs.") == [["short"]]
+    assert reader("It does not reach to the floor.") == [["-floor-length"]]
+
+
+def test_gowns_and_materials_carry_the_dress_modifiers(reader):
+    assert reader("An evening dress of red silk, that reaches to the floor.") == [
+        ["dress"],
+        ["evening"],
+        ["silk"],
+        ["red"],
+        ["floor-length"],
+    ]
+    assert reader("The gown is emerald green.") == [["gown"], ["green"]]
+
+
+def test_modifier_runs_are_cut_at_parts_and_multi_word_variants(reader):
+    assert reader("A sky blue long sleeve mini dress with button placket.") == [
+        ["dress"],
+        ["light blue"],
+        ["long sleeve", "sleeve"],
+        ["short"],
+        ["button"],
+    ]
+
+
+def test_only_instead_of_negates(reader):
+    assert reader("Instead of a belt it has a bow.") == [["-belt"], ["bow"]]
+    assert reader("Instead, it has a bow.") == [["bow"]]
+
+
+def test_a_relation_to_a_stop_word_does_not_reach_the_next_phrase(reader):
+    assert reader("At the front are gold buttons.") == [["gold button", "button"]]
+
+
+@pytest.mark.parametrize("method", ["recipe", "phrases"])
+def test_mentions_count_the_texts_stating_each_label(method):
+    """Agreement targets need, per label, how many of the item's texts state it: every label
+    is stated by at least one text and by at most all of them, and a label said in one text
+    only counts 1."""
+    items = [
+        {"id": "a", "english": ["A red dress with a belt.", "A red dress.", "Red dress, short."]},
+        {"id": "b", "english": ["A blue dress with a belt.", "A blue dress.", "Blue dress."]},
+    ]
+    settings = PHRASE_SETTINGS.model_copy(update={"min_items": 1, "max_df": 1.0})
+    params = PARAMS.model_copy(update={"method": method, "phrases": settings})
+    result = label_items(items, params)
+    first = result.labelled[0]
+    assert first["descriptions"] == 3
+    assert set(first["mentions"]) == set(first["tags"])
+    assert first["mentions"]["red"] == 3
+    assert first["mentions"]["belt"] == 1
+
+
+def test_coordinated_adjectives_share_the_part_after_them(reader):
+    assert reader("Sheath dresses with short and long sleeves.")[-2:] == [
+        ["short sleeve", "sleeve"],
+        ["long sleeve", "sleeve"],
+    ]
+    assert reader("It comes with long, short or slightly puffed sleeves.")[-3:] == [
+        ["long sleeve", "sleeve"],
+        ["short sleeve", "sleeve"],
+        ["puff sleeve", "sleeve"],
+    ]
+    # not across other words, and not for heads that are no part of the dress
+    assert reader("It is short and has long sleeves.")[0] == ["short"]
+    assert reader("A black and white dress.")[:1] == [["black"]]
+
+
+def test_a_degree_word_narrows_the_relation_to_the_knee(reader):
+    assert reader("The hem ends just above the knee.")[-1] == ["knee-length"]
+    assert reader("The hem ends well above the knee.")[-1] == ["short"]
+
+
+def test_tagger_slips_are_repaired_before_chunking():
+    assert phrases.repair_tags([("(", "JJ"), ("neckline", "JJ"), (")", "NN")]) == [
+        ("(", "("),
+        ("neckline", "NN"),
+        (")", ")"),
+    ]
+    assert phrases.repair_tags([("the", "DT"), ("striped", "VBD"), ("dress", "NN")])[1] == (
+        "striped",
+        "VBN",
+    )
+    assert phrases.repair_tags([("it", "PRP"), ("faded", "VBD"), ("away", "RB")])[1] == (
+        "faded",
+        "VBD",
+    )
+
+
+def test_a_carrier_inside_a_modifier_run_ends_the_stretch(reader):
+    assert reader("A light blue silk dress.") == [
+        ["dress"],
+        ["light blue", "|", "light", "blue"],
+        ["silk"],
+    ]
+
+
+def test_a_relation_to_no_place_is_read_as_any_phrase(reader):
+    assert reader("It has three rows of ruffles at the hem.")[-1:] == [["ruffle"]]
+    assert reader("At this long black dress.") == [["dress"], ["long black", "|", "long", "black"]]
+    assert reader("A bow at the waist.") == [["bow"]]
+
+
+def test_a_verb_tag_joined_to_an_adjective_before_a_noun_is_an_adjective():
+    tagged = [("can", "MD"), ("short", "VB"), ("or", "CC"), ("long", "JJ"), ("sleeves", "NNS")]
+    assert phrases.repair_tags(tagged)[1] == ("short", "JJ")
+    assert phrases.repair_tags([("go", "VB"), ("or", "CC"), ("stay", "VB")])[0] == ("go", "VB")
+
+
+def test_a_noun_phrase_is_cut_after_a_plural_or_a_part_before_a_modifier(reader):
+    assert reader("On the back large bows.") == [["large bow", "bow"]]
+    assert reader("In small pleats laid shoulder areas.")[0] == ["small pleat", "pleat"]
+
+
+def test_a_carrier_inside_a_noun_phrase_takes_the_modifiers_before_it(reader):
+    assert reader("It has a flared skirt hem.") == [["skirt"], ["a-line"], ["hem"]]
+
+
+def test_a_piece_falls_back_to_what_it_is_made_of(reader):
+    assert reader("Crocheted lace inlays.") == [["crocheted lace inlay", "crocheted lace", "lace"]]
+    assert reader("A stripe decor.") == [["striped decor", "striped"]]
+    assert reader("A floral print.") == [["floral"]]
+
+
+def test_a_past_form_at_the_clause_end_is_a_participle():
+    assert phrases.repair_tags([("gladly", "RB"), ("checked", "VBD"), (".", ".")])[1] == (
+        "checked",
+        "VBN",
+    )
+
+
+def test_with_after_a_copula_lists_what_the_subject_has(reader):
+    assert reader("The bolero is with lace and beads bordered.")[:3] == [
+        ["bolero"],
+        ["lace"],
+        ["bead"],
+    ]
+    assert reader("The collar is black.") == [["black collar", "collar"]]
+
+
+def test_verbs_of_fit_link_the_subject_to_its_adjectives(reader):
+    assert reader("The waist sits high.") == [["high waist", "waist"]]
+    assert reader("The dress falls wide.") == [["dress"], ["wide"]]
+
+
+def test_a_colored_compound_stands_for_its_colour():
+    assert phrases.canonical("turquoise-colored") == "turquoise"
+    assert phrases.canonical("gold-colored") == "gold"
+    assert phrases.canonical("fuchsia-colored") == "pink"
+    assert phrases.canonical("-colored") == "-colored"
+
+
+def test_an_adverb_tag_where_only_an_adjective_fits_is_an_adjective():
+    def tags(tagged):
+        return [tag for _, tag in phrases.repair_tags(tagged)]
+
+    assert tags([("has", "VBZ"), ("long", "RB"), ("sleeves", "NNS")])[1] == "JJ"
+    assert tags([("long", "RB"), (",", ","), ("wide", "JJ"), ("sleeves", "NNS")])[0] == "JJ"
+    assert tags([("sleeves", "NNS"), ("are", "VBP"), ("long", "RB"), (".", ".")])[2] == "JJ"
+    assert tags([("is", "VBZ"), ("just", "RB"), ("knee-length", "NN")])[1] == "RB"
+
+
+def test_sleeve_headings_wrists_and_elbows_give_the_sleeve(reader):
+    assert reader("Sleeve: short.") == [["short sleeve", "sleeve"]]
+    assert reader("The sleeves reach to the wrist.")[-1] == ["long sleeve"]
+    assert reader("The sleeves end above the elbow.")[-1] == ["short sleeve"]
+    assert reader("The long sleeves are tight.") == [
+        ["long sleeve", "sleeve"],
+        ["tight sleeve", "sleeve"],
+    ]
+
+
+def test_length_words_with_length_merge_into_the_length_tag(reader):
+    assert reader("A dress in knee length.") == [["dress"], ["knee-length"]]
+    assert reader("An above-knee dress.") == [["dress"], ["short"]]

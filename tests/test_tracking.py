@@ -22,11 +22,23 @@ import yaml
 from fashion_tagger import tracking
 from fashion_tagger.errors import PipelineError
 from fashion_tagger.params import flatten
-from stages import evaluate, train
-from tests.train_fixtures import CLASSES, TINY_PARAMS, write_inputs
+from stages import evaluate, package, train
+from tests.train_fixtures import CLASSES, TINY_BACKBONE, TINY_PARAMS, write_inputs
 
 REPO = Path(__file__).resolve().parents[1]
-PLOT_NAMES = ("per_tag.csv", "pr_curve.csv", "test_gallery.png", "train_curves.csv")
+# Every picture and chart the run holds, all under plots/ (similar.png: test_similar.py).
+PLOT_NAMES = (
+    "confusion.png",
+    "label_issues.csv",
+    "label_issues.png",
+    "per_tag.csv",
+    "per_tag_f1.png",
+    "pr_curve.csv",
+    "pr_curve.png",
+    "test_gallery.png",
+    "train_curves.csv",
+    "train_curves.png",
+)
 
 
 @pytest.fixture(autouse=True)
@@ -67,7 +79,8 @@ def test_flatten_and_git_revision(tmp_path):
 
 @pytest.fixture(scope="module")
 def tracked(tmp_path_factory):
-    """A tiny train + evaluate run logging to a temporary SQLite store; returns (root, run)."""
+    """A tiny train + evaluate + package run logging to a temporary SQLite store; returns
+    (root, run)."""
     root = tmp_path_factory.mktemp("tracked")
     write_inputs(root)
     with pytest.MonkeyPatch.context() as patch:
@@ -77,7 +90,10 @@ def tracked(tmp_path_factory):
         patch.setenv("DVC_EXP_NAME", "tiny-exp")
         train.main()
         evaluate.main()
-    run_id = json.loads((root / "data/train/mlflow_run.json").read_text())["run_id"]
+        package.main()
+    run_id = tracking.find_model_run(
+        root / "data/train/model.pt", f"sqlite:///{root / 'mlflow.db'}"
+    )
     mlflow.set_tracking_uri(f"sqlite:///{root / 'mlflow.db'}")
     return root, mlflow.get_run(run_id)
 
@@ -92,6 +108,56 @@ def test_one_run_holds_params_metrics_and_tags(tracked):
     assert run.data.tags["dvc.exp_name"] == "tiny-exp"
     assert len(run.data.tags["data.sha256"]) == 64
     assert Path(run.info.artifact_uri.removeprefix("file://")).is_relative_to(root / "mlartifacts")
+
+
+def test_experiment_opens_as_model_training_with_plots_in_one_folder(tracked):
+    root, run = tracked
+    experiment = mlflow.get_experiment(run.info.experiment_id)
+    assert experiment.tags[tracking.EXPERIMENT_KIND_TAG] == "custom_model_development"
+    plots = mlflow.MlflowClient().list_artifacts(run.info.run_id, "plots")
+    assert sorted(Path(item.path).name for item in plots) == sorted(PLOT_NAMES)
+    model_file = root / "data/train/model.pt"
+    assert run.data.tags[tracking.MODEL_TAG] == tracking.sha256_files([model_file])
+
+
+def test_run_name_is_the_experiment_or_repro_and_commit(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("DVC_ROOT", raising=False)
+    monkeypatch.delenv("DVC_EXP_NAME", raising=False)
+    assert tracking.run_name() == "repro"  # no git
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@example.invalid"]
+    subprocess.run([*git, "init", "-q"], check=True)
+    subprocess.run([*git, "commit", "-q", "--allow-empty", "-m", "x"], check=True)
+    commit = tracking.git_revision(tmp_path)
+    assert tracking.run_name() == f"repro-{commit[:7]}"
+    monkeypatch.setenv("DVC_EXP_NAME", "lr-high")
+    assert tracking.run_name() == "lr-high"
+
+
+def test_evaluate_finds_the_run_of_the_model_in_the_workspace(tmp_path, monkeypatch, capsys):
+    """Two trainings, the first model restored (as `dvc exp apply` or `dvc checkout` would):
+    evaluate logs to the first model's run; a model no run knows gets a new run, said so."""
+    params = write_inputs(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("DVC_ROOT", str(tmp_path))
+    model_file = tmp_path / "data/train/model.pt"
+    train.main()
+    first, first_model = tracking.find_model_run(model_file), model_file.read_bytes()
+    params["train"]["lr"] = 0.01
+    (tmp_path / "params.yaml").write_text(json.dumps(params))
+    train.main()
+    second = tracking.find_model_run(model_file)
+    assert second not in (None, first)
+    model_file.write_bytes(first_model)
+    evaluate.main()
+    assert "test/micro_f1" in mlflow.get_run(first).data.metrics
+    assert "test/micro_f1" not in mlflow.get_run(second).data.metrics
+
+    other_store = f"sqlite:///{tmp_path / 'other.db'}"  # a model trained elsewhere
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", other_store)
+    evaluate.main()
+    assert "no run holds data/train/model.pt" in capsys.readouterr().err
+    assert tracking.find_model_run(model_file) is not None  # the new run, found next time
 
 
 def test_run_read_back_has_sections_dataset_and_description(tracked):
@@ -110,14 +176,14 @@ def test_run_read_back_has_sections_dataset_and_description(tracked):
     assert len(client.get_metric_history(run.info.run_id, "Train/loss")) == 2  # epochs
     [dataset_input] = run.inputs.dataset_inputs
     dataset = dataset_input.dataset
-    assert dataset.name == "fashion-tagger-data" and len(dataset.digest) == 32
+    assert dataset.name == "fashion-tagger-sample" and len(dataset.digest) == 32  # source
     assert run.data.tags["data.sha256"].startswith(dataset.digest)
     assert json.loads(dataset.source)["uri"].endswith("/data/encode")
     assert [tag.value for tag in dataset_input.tags if tag.key == "mlflow.data.context"] == [
         "training"
     ]
     description = run.data.tags["mlflow.note.content"]
-    assert "\n" not in description and description.startswith("tiny-exp: resnet18")
+    assert "\n" not in description and description.startswith(f"tiny-exp: {TINY_BACKBONE}")
     assert "2 epochs" in description and "test micro-F1" in description
 
 
@@ -134,20 +200,25 @@ def test_train_prints_no_mlflow_warning(tmp_path, monkeypatch, capfd):
     assert "Downloading artifacts" not in text and "type hints" not in text
 
 
-def test_model_registry_alias(tmp_path, monkeypatch):
+def test_package_saves_logs_and_registers_the_model(tmp_path, monkeypatch):
     params = write_inputs(tmp_path)
-    params["runtime"]["tracking"] = {"register_model": "tiny-tagger", "model_alias": "candidate"}
+    params["package"] = {"register_as": "tiny-tagger", "alias": "candidate"}
     (tmp_path / "params.yaml").write_text(json.dumps(params))
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("DVC_ROOT", str(tmp_path))
     train.main()
+    package.main()
+    saved = mlflow.pyfunc.load_model(str(tmp_path / "data/package/model"))
     mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mlflow.db'}")
-    run_id = json.loads((tmp_path / "data/train/mlflow_run.json").read_text())["run_id"]
+    run_id = tracking.find_model_run(
+        tmp_path / "data/train/model.pt", f"sqlite:///{tmp_path / 'mlflow.db'}"
+    )
     version = mlflow.MlflowClient().get_model_version_by_alias("tiny-tagger", "candidate")
     assert version.run_id == run_id and int(version.version) == 1
     model = mlflow.pyfunc.load_model("models:/tiny-tagger@candidate")
     images = np.load(tmp_path / "data/prepare/images.npy")[:2].transpose(0, 3, 1, 2).copy()
     assert len(model.predict(images)) == 2
+    assert saved.predict(images).equals(model.predict(images))
 
 
 def test_artifacts_are_logged(tracked):
@@ -201,7 +272,6 @@ def test_an_unusable_store_warns_once_and_the_stages_finish(tmp_path, monkeypatc
     train.main()
     warnings = [line for line in capsys.readouterr().err.splitlines() if "warning" in line]
     assert len(warnings) == 1 and "MLflow tracking off" in warnings[0]
-    assert json.loads((tmp_path / "data/train/mlflow_run.json").read_text())["run_id"] is None
     evaluate.main()
     assert (tmp_path / "metrics/eval.json").exists()
     assert "Traceback" not in capsys.readouterr().err
@@ -335,7 +405,7 @@ def test_bad_input_leaves_no_failed_run(tmp_path, monkeypatch):
     mlflow.set_tracking_uri(tracking.tracking_uri())
     runs = mlflow.search_runs(search_all_experiments=True, output_format="list")
     assert runs == []  # deleted runs are not listed
-    assert not (tmp_path / "data/train/mlflow_run.json").exists()
+    assert not (tmp_path / "data/train/model.pt").exists()
 
 
 @pytest.fixture(scope="module")
@@ -390,8 +460,9 @@ def test_with_a_server_every_artifact_and_the_model_go_to_its_store(
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
     train.main()
     evaluate.main()
+    package.main()
 
-    run_id = json.loads((tmp_path / "data/train/mlflow_run.json").read_text())["run_id"]
+    run_id = tracking.find_model_run(tmp_path / "data/train/model.pt")
     stored = {path.relative_to(artifacts).as_posix() for path in artifacts.rglob("*")}
     for name in ("classes.json", "eval.json", *(f"plots/{n}" for n in PLOT_NAMES)):
         assert any(path.endswith(f"{run_id}/artifacts/{name}") for path in stored), name

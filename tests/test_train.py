@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import urllib.error
 from pathlib import Path
 
@@ -46,7 +47,8 @@ def fit(tiny_data, checkpoint, **changes):
     classes, data = tiny_data
     params = train_params(**{k: v for k, v in changes.items() if k not in RUNTIME_KEYS})
     placement = runtime(**{k: v for k, v in changes.items() if k in RUNTIME_KEYS})
-    return train.fit(params, placement, classes, data, checkpoint, "same-data")
+    device = train.training_device(placement)
+    return train.fit(params, placement, device, classes, data, checkpoint, "same-data")
 
 
 def test_load_image_resizes_to_height_by_width(tmp_path):
@@ -197,9 +199,13 @@ def test_batch_size_above_the_training_set_is_a_param_error(tiny_data, tmp_path)
         fit(tiny_data, tmp_path / "last.pt", batch_size=100)
 
 
-def test_training_lowers_the_loss(tiny_data, tmp_path):
+def test_training_lowers_the_loss(tiny_data, tmp_path, capsys):
     _, history = fit(tiny_data, tmp_path / "last.pt", epochs=4)
     assert [row["epoch"] for row in history] == [1, 2, 3, 4]
+    # each epoch's bar knows its total, so it shows a percentage, the rate and time left
+    steps = len(tiny_data[1]["train"].ids) // TINY_PARAMS["train"]["batch_size"]  # full ones
+    bars = capsys.readouterr().err
+    assert "epoch 4/4: 100%" in bars and f"{steps}/{steps} [" in bars, bars[-500:]
     assert history[-1]["train_loss"] < 0.8 * history[0]["train_loss"]
     assert set(history[0]) == set(train.CURVE_COLUMNS)
 
@@ -238,10 +244,12 @@ def test_resuming_equals_training_straight_through(tiny_data, tmp_path):
 def test_a_checkpoint_of_other_params_is_not_resumed(tiny_data, tmp_path, capsys):
     classes, data = tiny_data
     params = train_params(epochs=1)
-    train.fit(params, runtime(), classes, data, tmp_path / "last.pt", "old-data")
+    cpu = torch.device("cpu")
+    train.fit(params, runtime(), cpu, classes, data, tmp_path / "last.pt", "old-data")
     _, history = train.fit(
         train_params(epochs=2),
         runtime(resume=True),
+        cpu,
         classes,
         data,
         tmp_path / "last.pt",
@@ -309,7 +317,7 @@ def test_weight_decay_spares_biases_and_norms_and_backbone_lr_is_scaled():
 def test_frozen_epochs_leave_the_backbone_untouched(tiny_data, tmp_path):
     tagger, _ = fit(tiny_data, tmp_path / "last.pt", epochs=1, freeze_epochs=1)
     torch.manual_seed(TINY_PARAMS["train"]["seed"])
-    initial = Tagger("resnet18", len(CLASSES))
+    initial = Tagger(TINY_PARAMS["train"]["backbone"], len(CLASSES))
     for name, value in initial.backbone.state_dict().items():
         assert torch.equal(value, tagger.backbone.state_dict()[name]), name
     assert not torch.equal(initial.head[1].weight, tagger.head[1].weight)
@@ -349,6 +357,7 @@ def test_resuming_a_cosine_ema_run_equals_training_straight_through(tiny_data, t
         train.fit(
             train_params(**changes),
             runtime(),
+            torch.device("cpu"),
             classes,
             data,
             tmp_path / "cut.pt",
@@ -373,7 +382,7 @@ def test_cuda_step_with_mixed_precision_and_channels_last(tiny_data, tmp_path, m
     assert np.isfinite(history[0]["train_loss"])
     assert np.isfinite(history[0]["val_map"])
     state = torch.load(tmp_path / "last.pt", weights_only=True)
-    assert state["rng"]["cuda"]
+    assert state["rng"]["ranks"][0][1] is not None  # the CUDA random state is kept
     assert bool(state["scaler"]) != bf16  # the grad scaler only runs (and saves state) for fp16
 
 
@@ -429,3 +438,13 @@ def test_compiled_training_gives_a_plain_model_close_to_eager(tiny_data, tmp_pat
     # measured: train loss 2 % apart after one epoch (Adam turns rounding into lr-sized steps)
     for name in ("train_loss", "val_loss"):
         assert compiled_history[0][name] == pytest.approx(eager_history[0][name], rel=0.1), name
+
+
+def test_label_weights_reach_the_training_loss(tiny_data, tmp_path):
+    """Weights travel with the batches into the loss: labels that all weigh 0 cost nothing."""
+    classes, data = tiny_data
+    zero = np.zeros_like(data["train"].labels)
+    weighted = {**data, "train": dataclasses.replace(data["train"], weights=zero)}
+    _, history = fit((classes, weighted), tmp_path / "last.pt", epochs=1)
+    assert history[0]["train_loss"] == 0.0
+    assert history[0]["val_loss"] > 0  # validation scores the 0/1 labels, unweighted

@@ -14,7 +14,7 @@ from fashion_tagger.data.items import load_items
 from fashion_tagger.errors import PipelineError
 from fashion_tagger.params import read_params
 from fashion_tagger.text import translate as translation
-from fashion_tagger.text.glossary import GlossaryTranslator, Lexicon, load_ding
+from fashion_tagger.text.glossary import GlossaryTranslator, Lexicon, load_ding, third_person
 from fashion_tagger.text.translate import (
     Coverage,
     TranslateParams,
@@ -408,3 +408,135 @@ def test_stage_uses_the_ding_path_param(tmp_path, monkeypatch, ding_file):
     translate.main()
     items = json.loads(paths.TRANSLATED_FILE.read_text(encoding="utf-8"))
     assert items[0]["english"] == ["Dress in the moonlight"]
+
+
+def test_relative_clauses_take_english_word_order(glossary):
+    assert english(glossary, "Ein Abendkleid aus roter Seide, das bis zum Boden reicht.") == (
+        "An evening dress of red silk, that reaches to the floor."
+    )
+    # a main clause after a comma keeps its order: the word after "die" is a noun
+    assert english(glossary, "Das Kleid ist weiß, die Ärmel sind kurz.") == (
+        "The dress is white, the sleeves are short."
+    )
+
+
+def test_a_verb_that_is_also_a_colour_is_read_from_its_neighbours(glossary):
+    assert english(glossary, "Jeder weiß, dass ein schwarzes Kleid immer passt.") == (
+        "Each knows, that a black dress always fits."
+    )
+    assert english(glossary, "Es ist weiß.") == "It is white."
+    assert english(glossary, "Ein weißes Kleid.") == "A white dress."
+
+
+def test_idioms_and_repeated_prepositions(glossary):
+    assert english(glossary, "Es ist in der Regel bodenlang.") == "It is usually floor-length."
+    assert english(glossary, "Es reicht bis zu den Knöcheln.") == "It reaches to the ankles."
+
+
+def test_the_lemma_library_reads_forms_the_rules_miss(tmp_path):
+    lexicon = Lexicon.load(
+        write_lexicon(
+            tmp_path / "lexicon.tsv",
+            ["tragen\twear\tverb", "fallen\tfall\tverb", "es\tit\tpron"],
+        )
+    )
+    translator = GlossaryTranslator(lexicon)
+    # the strong forms trägt and fiel are beyond the lexicon's own verb endings; a present
+    # form in -t gets the English third person
+    assert translator.translate(["es trägt", "es fiel"]) == ["it wears", "it fall"]
+
+
+def test_present_forms_take_the_english_third_person(tmp_path):
+    lexicon = Lexicon.load(
+        write_lexicon(
+            tmp_path / "lexicon.tsv",
+            [
+                "verfügen	have	verb",
+                "passen	fit in	verb",
+                "durchsetzen	prevail	verb",
+            ]
+            + ["es	it	pron", "hat	has	aux", "sich	-	pron"],
+        )
+    )
+    translator = GlossaryTranslator(lexicon)
+    assert translator.translate(["es verfügt", "es passt"]) == ["it has", "it fits in"]
+    # a participle (one 'ge' more than the infinitive) keeps the plain form
+    assert translator.translate(["es hat sich durchgesetzt"]) == ["it has prevail"]
+    assert [third_person(verb) for verb in ("go", "be", "carry", "reach", "look for")] == [
+        "goes",
+        "is",
+        "carries",
+        "reaches",
+        "looks for",
+    ]
+
+
+def test_words_cut_short_by_a_hyphen_share_the_next_head(glossary):
+    assert english(glossary, "Es ist knie- bis wadenlang.") == "It is knee-length to calf-length."
+    assert english(glossary, "Ein Ball- oder Galakleid.") == "A ball gown or gala dress."
+    # no completion where the next word is no compound with a readable head
+    assert english(glossary, "Eine Bolero- oder ähnliche Jacke.").startswith("A bolero-")
+
+
+def test_a_verb_at_the_end_of_a_clause_with_an_auxiliary_keeps_the_plain_form(glossary):
+    assert english(glossary, "Es wird durch Streifen erzeugt.").endswith("create.")
+    assert english(glossary, "Der Saum endet weit oberhalb des Knies.") == (
+        "The hem ends well above the knee."
+    )
+
+
+def test_general_words_are_translated(glossary):
+    assert english(glossary, "Damals war sie sehr beliebt.") == "Back then was it very popular."
+
+
+def test_proper_names_are_no_untranslated_words(glossary):
+    text = "Sie trug ein Kleid von Catherine Walker und ein Kleid von McQueen."
+    assert glossary.content_words(text) == ["trug", "kleid", "kleid"]
+    # words the lexicon reads are never names, nor is a sentence's first word
+    assert glossary.content_words("Schwarze Knöpfe. Minikleid Rot.") == [
+        "schwarze",
+        "knöpfe",
+        "minikleid",
+        "rot",
+    ]
+    assert glossary.content_words("Xyzzy ist neu.") == ["xyzzy", "neu"]
+
+
+def test_instead_of_and_nowadays_read_as_phrases(glossary):
+    assert english(glossary, "Heut zu Tage trägt man es an Stelle eines Etuikleides.") == (
+        "Nowadays wears one it instead of a sheath dress."
+    )
+
+
+def test_shape_phrases_read_as_one_adjective(glossary):
+    assert english(glossary, "Es ist hoch geschlossen.") == "It is high-necked."
+    assert english(glossary, "Runde und spitz zulaufende Dekolletés.") == (
+        "Round and v-shaped necklines."
+    )
+    assert english(glossary, "Eine hoch sitzende Taille.") == "A high waist."
+
+
+def test_an_adjective_before_an_article_or_preposition_may_be_an_adverb(glossary):
+    assert english(glossary, "Es reicht gerade bis zum Knie.") == "It reaches just to the knee."
+    assert english(glossary, "Der Rock ist gerade.") == "The skirt is straight."
+    assert english(glossary, "Ein schlichtes Kleid, eng verwandt mit dem Etuikleid.") == (
+        "A simple dress, closely related with the sheath dress."
+    )
+
+
+def test_an_infinitive_at_the_clause_end_moves_behind_its_modal(glossary):
+    assert english(glossary, "Die Ärmel können lang oder kurz sein.") == (
+        "The sleeves can be long or short."
+    )
+    assert english(glossary, "Es kann sein.") == "It can be."
+    # a relative clause keeps its own order
+    assert english(glossary, "Das Kleid, das bis zum Boden reicht, ist rot.") == (
+        "The dress, that reaches to the floor, is red."
+    )
+
+
+def test_weitere_is_further_and_weit_idioms_are_no_width(glossary):
+    assert english(glossary, "Es gibt weitere Modelle.") == "There is further models."
+    assert english(glossary, "Ein weiter Rock.") == "A wide skirt."
+    assert english(glossary, "Es ist weit verbreitet.") == "It is widespread."
+    assert english(glossary, "Das Kleid wird gerade getragen.") == "The dress is just worn."

@@ -1,8 +1,10 @@
 """A tiny, randomly initialised MarianMT model and tokenizer, built offline in about a second.
 
 Its translations are nonsense, but it runs the real code path of the `marian` backend (the
-tokenizer, batched beam search, decoding, save_pretrained/from_pretrained), so tests and
-benchmarks/bench_translate.py use it instead of a download. Needs the `marian` extra.
+tokenizer, batched beam search, decoding, save_pretrained/from_pretrained, CTranslate2's
+conversion), so tests and benchmarks use it instead of a download. With `OPUS_MT_SIZE` it has
+the layer sizes and vocabulary size of Helsinki-NLP/opus-mt-de-en (random weights, about 74
+million parameters): the same work per token, for speed benchmarks. Needs the `marian` extra.
 """
 
 from __future__ import annotations
@@ -22,11 +24,19 @@ SENTENCES = [
     "Ein luftiges Sommerkleid aus Baumwolle mit Blumenmuster.",
     "An airy summer dress of cotton with a floral pattern.",
 ]
-SPECIAL_TOKENS = ("</s>", "<unk>", "<pad>")  # ids 0, 1, 2, as in the Helsinki-NLP models
+# Ids as in the Helsinki-NLP models: </s> 0, <unk> 1, the pieces, and <pad> last (the id the
+# decoder starts from; CTranslate2's converter drops that last row, see text.marian_ct2).
+SPECIAL_TOKENS = ("</s>", "<unk>")
+PAD_TOKEN = "<pad>"
+TINY_SIZE = dict(d_model=32, layers=1, heads=2, ffn=64, vocab_size=None)
+# Helsinki-NLP/opus-mt-de-en's config.json: 6 + 6 layers of width 512, 8 heads, 58,101 tokens.
+OPUS_MT_SIZE = dict(d_model=512, layers=6, heads=8, ffn=2048, vocab_size=58101)
 
 
-def build_tiny_marian(folder: Path, seed: int = 0) -> Path:
-    """Write a tiny MarianMT model and its tokenizer to `folder` (save_pretrained layout)."""
+def build_tiny_marian(folder: Path, seed: int = 0, size: dict = TINY_SIZE) -> Path:
+    """Write a random MarianMT model (TINY_SIZE or OPUS_MT_SIZE) and its tokenizer to `folder`
+    (save_pretrained layout). A vocabulary larger than the tokenizer's pieces is filled with
+    placeholder tokens that the tokenizer never produces."""
     import sentencepiece
     import torch
     from transformers import MarianConfig, MarianMTModel, MarianTokenizer
@@ -52,6 +62,9 @@ def build_tiny_marian(folder: Path, seed: int = 0) -> Path:
     vocab = {token: index for index, token in enumerate(SPECIAL_TOKENS)}
     for piece in map(pieces.id_to_piece, range(pieces.get_piece_size())):
         vocab.setdefault(piece, len(vocab))
+    while size["vocab_size"] and len(vocab) < size["vocab_size"] - 1:
+        vocab[f"<unused{len(vocab)}>"] = len(vocab)
+    vocab[PAD_TOKEN] = len(vocab)
     for name in ("source.spm", "target.spm"):
         (folder / name).write_bytes(model_bytes.getvalue())
     (folder / "vocab.json").write_text(json.dumps(vocab, ensure_ascii=False), encoding="utf-8")
@@ -62,15 +75,15 @@ def build_tiny_marian(folder: Path, seed: int = 0) -> Path:
         )
     config = MarianConfig(
         vocab_size=len(vocab),
-        d_model=32,
-        encoder_layers=1,
-        decoder_layers=1,
-        encoder_attention_heads=2,
-        decoder_attention_heads=2,
-        encoder_ffn_dim=64,
-        decoder_ffn_dim=64,
-        max_position_embeddings=128,
-        init_std=0.5,  # large random weights: different inputs give different outputs
+        d_model=size["d_model"],
+        encoder_layers=size["layers"],
+        decoder_layers=size["layers"],
+        encoder_attention_heads=size["heads"],
+        decoder_attention_heads=size["heads"],
+        encoder_ffn_dim=size["ffn"],
+        decoder_ffn_dim=size["ffn"],
+        max_position_embeddings=512 if size["vocab_size"] else 128,
+        init_std=0.5 if size is TINY_SIZE else 0.02,  # tiny: different inputs, different outputs
         pad_token_id=tokenizer.pad_token_id,
         eos_token_id=tokenizer.eos_token_id,
         decoder_start_token_id=tokenizer.pad_token_id,

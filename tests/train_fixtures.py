@@ -20,64 +20,56 @@ from fashion_tagger.data.items import write_items
 
 CLASSES = ["blue", "dress", "red", "striped"]
 HEIGHT, WIDTH = 32, 24
+REPO = Path(__file__).resolve().parents[1]
+# A small torchvision backbone from scratch: these tests check the pipeline, not accuracy.
+TINY_BACKBONE = "mobilenet_v3_small"
+TINY_FEATURES = 1024  # its pooled features (the embeddings)
 
-TINY_PARAMS = {
-    "prepare": {"height": HEIGHT, "width": WIDTH},
-    "train": {
-        "backbone": "resnet18",
-        "pretrained": False,
-        "head": "linear",
-        "dropout": 0.2,
-        "freeze_epochs": 0,
-        "backbone_lr_mult": 1.0,
-        "augment": {
-            "hflip": True,
-            "grayscale": 0.1,
-            "color_jitter": 0.1,
-            "affine": {"degrees": 0, "translate": 0.0, "scale": 0.0},
-        },
-        "loss": {
-            "name": "bce",
-            "pos_weight": False,
-            "pos_weight_max": 10.0,
-            "gamma_neg": 4.0,
-            "gamma_pos": 0.0,
-            "clip": 0.05,
-        },
-        "optimizer": "adam",
-        "lr": 0.003,
-        "weight_decay": 0.0,
-        "schedule": "constant",
-        "ema_decay": None,
-        "patience": None,
-        "batch_size": 8,
-        "epochs": 2,
-        "seed": 1,
-        "amp": True,
-        "threshold": 0.5,
-        "min_val_positives": 2,
-    },
-    "evaluate": {
-        "threshold": 0.5,
-        "pr_points": 20,
-        "gallery_size": 5,
-        "gallery_top_k": 2,
-    },
-    "similar": {"queries": 3, "neighbours": 4},
-    "runtime": {
-        "prepare": {"workers": 0},
+
+def merged(base: dict, changes: dict) -> dict:
+    """`base` with `changes` applied, nested sections merged key by key."""
+    result = copy.deepcopy(base)
+    for key, value in changes.items():
+        if isinstance(value, dict) and isinstance(result.get(key), dict) and value:
+            result[key] = merged(result[key], value)
+        else:
+            result[key] = copy.deepcopy(value)
+    return result
+
+
+# params.yaml with what makes the stages quick on tiny images: a small backbone from scratch,
+# few epochs, everything on the CPU in the test's own process.
+TINY_PARAMS = merged(
+    yaml.safe_load((REPO / "params.yaml").read_text()),
+    {
+        "prepare": {"height": HEIGHT, "width": WIDTH},
         "train": {
-            "device": "cpu",
-            "workers": 0,
-            "resume": False,
-            "processes": 1,
-            "compile": False,
+            "backbone": TINY_BACKBONE,
+            "pretrained": False,
+            "lr": 0.003,
+            "schedule": "constant",
+            "batch_size": 8,
+            "epochs": 2,
+            "seed": 1,
+            "min_val_positives": 2,
+            "label_groups": False,
+            "unmentioned_weight": 1.0,
         },
-        "evaluate": {"batch_size": 16, "device": "cpu"},
-        "similar": {"batch_size": 16, "device": "cpu"},
-        "tracking": {"register_model": None, "model_alias": "candidate"},
+        "evaluate": {
+            "pr_points": 20,
+            "gallery_size": 5,
+            "tta": False,
+            "label_issue_items": 4,
+        },
+        "similar": {"queries": 3, "neighbours": 4},
+        "runtime": {
+            "prepare": {"workers": 0},
+            "train": {"device": "cpu", "workers": 0},
+            "evaluate": {"batch_size": 16, "device": "cpu"},
+            "similar": {"batch_size": 16, "device": "cpu"},
+        },
     },
-}
+)
 
 
 def draw_item(red: bool, striped: bool) -> Image.Image:

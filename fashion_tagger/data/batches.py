@@ -4,12 +4,14 @@ The order of an epoch is one permutation drawn from a torch generator before the
 so the batches (and everything downstream) are the same whatever the number of prefetching
 threads. With several processes (DDP) every rank draws the same permutation and takes its own
 contiguous slice of each global batch: together the ranks see exactly the 1-process batches.
+For a GPU a batch is gathered straight into pinned memory, and `to_device` copies the next
+batch on a side CUDA stream while the current one trains.
 """
 
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -28,7 +30,8 @@ class BatchLoader:
 
     `batch_size` is the global batch; rank `rank` of `world` gets its `batch_size / world`
     share. Incomplete last batches are dropped (a batch of one would break BatchNorm).
-    `workers` threads gather batches ahead; `pin_memory` pins them for non-blocking copies.
+    `workers` threads gather batches ahead; with `pin_memory` they gather into pinned memory
+    (one copy out of the cache, ready for a non-blocking copy to the GPU).
     """
 
     def __init__(
@@ -70,10 +73,13 @@ class BatchLoader:
 
     def gather(self, positions: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
         """One batch: images gathered from the cache in one index operation, and labels."""
-        images = torch.from_numpy(self.split.images(positions))
-        labels = torch.from_numpy(self.targets[positions])
-        if self.pin_memory:
-            images, labels = images.pin_memory(), labels.pin_memory()
+        shape = (len(positions), *self.split.image_shape)
+        images = torch.empty(shape, dtype=torch.uint8, pin_memory=self.pin_memory)
+        labels = torch.empty(
+            (len(positions), self.targets.shape[1]), dtype=torch.float32, pin_memory=self.pin_memory
+        )
+        self.split.images(positions, out=images.numpy())
+        np.take(self.targets, positions, axis=0, out=labels.numpy())
         return images, labels
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
@@ -97,3 +103,40 @@ class BatchLoader:
         """Hand the cache's mapped pages back every `release_every` batches (bounded memory)."""
         if (index + 1) % self.release_every == 0:
             release_pages(self.split.cache)
+
+
+Batch = tuple[torch.Tensor, ...]
+
+
+def to_device(batches: Iterable[Batch], device: torch.device) -> Iterator[Batch]:
+    """The batches' tensors on `device`. On CUDA the next batch (pinned) is copied on a side
+    stream while the caller works on the current one; the caller's stream waits for that copy
+    only, never for the host."""
+    if device.type != "cuda":
+        for batch in batches:
+            yield tuple(tensor.to(device) for tensor in batch)
+        return
+    side = torch.cuda.Stream(device)
+
+    def send(batch: Batch) -> tuple[Batch, torch.cuda.Event]:
+        with torch.cuda.stream(side):
+            moved = tuple(tensor.to(device, non_blocking=True) for tensor in batch)
+            copied = torch.cuda.Event()
+            copied.record(side)
+        return moved, copied
+
+    def ready(moved: Batch, copied: torch.cuda.Event) -> Batch:
+        current = torch.cuda.current_stream(device)
+        current.wait_event(copied)
+        for tensor in moved:  # memory made on the side stream, used on this one
+            tensor.record_stream(current)
+        return moved
+
+    upcoming = None
+    for batch in batches:
+        following = send(batch)
+        if upcoming is not None:
+            yield ready(*upcoming)
+        upcoming = following
+    if upcoming is not None:
+        yield ready(*upcoming)

@@ -6,12 +6,13 @@ Training reads pixels from this cache instead of decoding JPEGs every epoch. In 
 Images are resized to exactly (height, width), as the recipe's `Resize((224, 224))` does.
 
 `write_cache` streams decoded rows straight into the `.npy` file (through the OS page cache),
-so its memory does not grow with the number of images; `load_cache` maps the file read-only
-(`data.mapped.release_pages` keeps a long reader's resident memory bounded).
+so its memory does not grow with the number of images; readers map it with
+`data.mapped.load_cache`.
 """
 
 from __future__ import annotations
 
+import shutil
 from functools import partial
 from multiprocessing import Pool
 from pathlib import Path
@@ -22,11 +23,12 @@ from tqdm import tqdm
 
 from fashion_tagger.data.images import load_image
 from fashion_tagger.errors import PipelineError
-from fashion_tagger.io import atomic_path, read_json, write_json
+from fashion_tagger.io import atomic_path, write_json
 from fashion_tagger.params import StrictModel
 from fashion_tagger.paths import CACHE_IDS_FILE, CACHE_IMAGES_FILE, PREPARE_DIR
 
 DECODE_CHUNK = 16  # images a decoding process handles per task
+HEADER_ROOM = 4096  # bytes, more than any .npy header written here
 
 
 class PrepareParams(StrictModel):
@@ -49,6 +51,44 @@ def decoded_images(paths: list[Path], height: int, width: int, workers: int = 0)
         yield from progress(map(decode, paths))
 
 
+def size_text(size: int) -> str:
+    """Bytes as GiB (from 1 GiB) or MiB, for error lines."""
+    return f"{size / 2**30:.2f} GiB" if size >= 2**30 else f"{size / 2**20:.1f} MiB"
+
+
+def free_memory() -> int | None:
+    """Bytes of memory available now (Linux's MemAvailable, which counts reclaimable page
+    cache); None where the system does not say."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as handle:
+            fields = dict(line.split(":", 1) for line in handle)
+        return int(fields["MemAvailable"].split()[0]) * 1024
+    except (OSError, KeyError, ValueError):
+        return None
+
+
+def check_room(target: Path, size: int, in_flight: int, height: int, width: int) -> None:
+    """Fail in one line, before writing, when the `size` bytes of the cache cannot fit on
+    `target`'s disk or the `in_flight` decoded images at a time cannot fit in memory."""
+    where = f"prepare.height x width = {height} x {width}"
+    memory, needed = free_memory(), in_flight * height * width * 3
+    if memory is not None and needed > memory:
+        raise PipelineError(
+            f"{where}: the {in_flight} images decoded at a time take {size_text(needed)} but only "
+            f"{size_text(memory)} of memory is free; lower prepare.height and prepare.width"
+        )
+    folder = target.parent
+    while not folder.exists():
+        folder = folder.parent
+    free = shutil.disk_usage(folder).free
+    if size > free:
+        raise PipelineError(
+            f"{where}: the image cache {target} needs {size_text(size)} but only "
+            f"{size_text(free)} is free on its disk; lower prepare.height and prepare.width or "
+            "free some space"
+        )
+
+
 def write_cache(
     paths: list[Path],
     ids: list[str],
@@ -61,8 +101,11 @@ def write_cache(
     returns the size of the pixel data in bytes."""
     shape = (len(paths), height, width, 3)
     header = {"descr": np.dtype(np.uint8).str, "fortran_order": False, "shape": shape}
+    target = directory / CACHE_IMAGES_FILE.name
+    in_flight = max(1, workers) * DECODE_CHUNK
+    check_room(target, int(np.prod(shape)) + HEADER_ROOM, in_flight, height, width)
     with (
-        atomic_path(directory / CACHE_IMAGES_FILE.name) as temporary,
+        atomic_path(target) as temporary,
         temporary.open("wb") as handle,
     ):
         np.lib.format.write_array_header_1_0(handle, header)
@@ -70,18 +113,3 @@ def write_cache(
             handle.write(np.ascontiguousarray(pixels, dtype=np.uint8).tobytes())
     write_json(directory / CACHE_IDS_FILE.name, ids)
     return int(np.prod(shape))
-
-
-def load_cache(directory: Path = PREPARE_DIR) -> tuple[list[str], np.ndarray]:
-    """The cached item ids and their images (uint8 NHWC, memory-mapped, rows in ids order)."""
-    ids = read_json(directory / CACHE_IDS_FILE.name)
-    images_path = directory / CACHE_IMAGES_FILE.name
-    if not images_path.exists():
-        raise PipelineError(f"{images_path}: file not found")
-    images = np.load(images_path, mmap_mode="r")
-    if images.dtype != np.uint8 or images.ndim != 4 or len(images) != len(ids):
-        raise PipelineError(
-            f"{images_path}: expected uint8 (items, height, width, 3) for {len(ids)} ids, "
-            f"found {images.dtype} {images.shape}; re-run prepare"
-        )
-    return ids, images

@@ -11,11 +11,10 @@ from pathlib import Path
 
 import numpy as np
 
-from fashion_tagger.data.cache import load_cache
+from fashion_tagger.data.mapped import load_cache
 from fashion_tagger.errors import PipelineError
 from fashion_tagger.io import read_json
-from fashion_tagger.labels.attributes import indices_for, load_attributes
-from fashion_tagger.labels.encode import read_label_matrix
+from fashion_tagger.labels.tables import indices_for, load_attributes, read_label_matrix
 from fashion_tagger.paths import (
     ATTRIBUTE_CLASSES_FILE,
     ATTRIBUTES_FILE,
@@ -30,18 +29,23 @@ from fashion_tagger.paths import (
 @dataclass(frozen=True)
 class SplitData:
     """One split: item ids, the whole uint8 NHWC cache (memory-mapped, shared by all splits),
-    each item's row in it, the items' 0/1 labels (items x tags, float32) and attribute class
-    indices (int64, items x attributes; None for a model of tags only)."""
+    each item's row in it, the items' labels (items x tags, float32: 0/1, or agreement shares
+    for training), attribute class indices (int64, items x attributes; None for a model of tags
+    only) and the labels' loss weights (items x tags; None: all 1, see `labels.targets`)."""
 
     ids: list[str]
     cache: np.ndarray
     rows: np.ndarray
     labels: np.ndarray
     attributes: np.ndarray | None = None
+    weights: np.ndarray | None = None
 
     def targets(self) -> np.ndarray:
-        """Training targets: the tag labels, then the attribute class indices, as float32."""
-        columns = [self.labels] if self.attributes is None else [self.labels, self.attributes]
+        """Training targets: the tag labels, their loss weights if any, then the attribute class
+        indices, as float32."""
+        columns = [self.labels]
+        columns += [self.weights] if self.weights is not None else []
+        columns += [self.attributes] if self.attributes is not None else []
         return np.hstack(columns).astype(np.float32)
 
     def __len__(self) -> int:
@@ -52,9 +56,11 @@ class SplitData:
         """(height, width, 3) of every image."""
         return tuple(self.cache.shape[1:])
 
-    def images(self, positions: np.ndarray) -> np.ndarray:
-        """The images of the items at `positions` (uint8 NHWC), gathered from the cache."""
-        return self.cache[self.rows[positions]]
+    def images(self, positions: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        """The images of the items at `positions` (uint8 NHWC), gathered from the cache in one
+        copy (into `out` when given: pinned memory for a GPU)."""
+        # mode="clip": the rows are the cache's own; numpy's default would buffer `out` again
+        return np.take(self.cache, self.rows[positions], axis=0, out=out, mode="clip")
 
 
 def load_labelled_split(

@@ -3,6 +3,14 @@
 Inputs are `y_true` (items x tags, 0/1) and `scores` (items x tags, probabilities or any
 monotone score such as a train-frequency prior). Undefined ratios (no predictions, no positives)
 count as 0 rather than raising, so a model that predicts nothing scores 0, not an error.
+
+Tag thresholds are chosen on the validation split to maximise F1 (`choose_thresholds`). Besides
+the fixed threshold (0.5), train stores in the model
+- `global`: the one threshold that maximises micro-F1 over all val (item, tag) pairs;
+- `per_tag`: per tag, the threshold that maximises that tag's val F1; tags with fewer than
+  `min_val_positives` val positives keep the global one (a threshold fitted to one or two
+  examples would not carry over to new images).
+They are frozen in the model before the test split is ever scored.
 """
 
 from __future__ import annotations
@@ -158,7 +166,40 @@ def micro_pr_curve(y_true: np.ndarray, scores: np.ndarray, max_points: int = 200
     ]
 
 
-def top_tags(scores: np.ndarray, classes: list[str], k: int = 3) -> list[str]:
-    """The `k` highest-scoring tags of one item, best first (the recipe's gallery captions)."""
-    order = np.argsort(-scores, kind="stable")[:k]
-    return [classes[index] for index in order]
+def tags_above(scores: np.ndarray, classes: list[str], threshold: float) -> list[tuple[str, float]]:
+    """One item's tags scoring at least `threshold`, with their scores, best first."""
+    order = [index for index in np.argsort(-scores, kind="stable") if scores[index] >= threshold]
+    return [(classes[index], float(scores[index])) for index in order]
+
+
+def best_f1_threshold(y_true: np.ndarray, scores: np.ndarray) -> tuple[float, float]:
+    """The score threshold (predict when score >= it) with the highest F1, and that F1.
+
+    Candidates are the observed scores; ties go to the lowest threshold. Without positives the
+    answer is 1.0 (predict nothing) with F1 0.
+    """
+    y_true, scores = np.ravel(y_true), np.ravel(scores)
+    if not y_true.any():
+        return 1.0, 0.0
+    precision, recall, thresholds = precision_recall_curve(y_true, scores)
+    precision, recall = precision[:-1], recall[:-1]  # the last point has no threshold
+    denominator = precision + recall
+    f1 = np.divide(
+        2 * precision * recall, denominator, out=np.zeros_like(denominator), where=denominator > 0
+    )
+    best = int(np.argmax(f1))
+    return float(thresholds[best]), float(f1[best])
+
+
+def choose_thresholds(
+    y_true: np.ndarray, scores: np.ndarray, min_val_positives: int
+) -> tuple[float, list[float]]:
+    """The global threshold and the per-tag thresholds (global where positives are too few)."""
+    global_threshold, _ = best_f1_threshold(y_true, scores)
+    per_tag = []
+    for tag in range(y_true.shape[1]):
+        if y_true[:, tag].sum() >= min_val_positives:
+            per_tag.append(best_f1_threshold(y_true[:, tag], scores[:, tag])[0])
+        else:
+            per_tag.append(global_threshold)
+    return global_threshold, per_tag

@@ -50,8 +50,8 @@ class EvaluateParams(StrictModel):
     threshold: float = Field(gt=0, lt=1)  # a tag is predicted when its probability >= threshold
     pr_points: int = Field(ge=2)  # rows kept in the precision-recall curve file
     gallery_size: int = Field(gt=0, le=48)  # test images in the gallery picture (kept in git)
-    gallery_top_k: int = Field(gt=0)  # predicted tags shown per gallery image
     tta: bool = False  # also score the average of each image and its horizontal flip
+    label_issue_items: int = Field(ge=0, le=48)  # test items in the label-issue picture
 
 
 def prior_scores(train_labels: np.ndarray, items: int) -> np.ndarray:

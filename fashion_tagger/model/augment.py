@@ -29,6 +29,7 @@ import torch.nn.functional as F
 from pydantic import Field
 
 from fashion_tagger.params import StrictModel
+from fashion_tagger.torch_utils import send
 
 GRAY_WEIGHTS = (0.299, 0.587, 0.114)  # ITU-R 601 luma, as torchvision's rgb_to_grayscale
 RGB_TO_YIQ = (
@@ -169,7 +170,7 @@ class BatchAugment:
             colour.apply(pixels, part, out[part]).clamp_(0, 1)
         if draws.theta is None:
             return out
-        theta = draws.theta.to(device, dtype=out.dtype, non_blocking=True)
+        theta = send(draws.theta.to(out.dtype), device)
         grid = F.affine_grid(theta, [count, 3, height, width], align_corners=False)
         return F.grid_sample(out - 1, grid, align_corners=False) + 1  # white fill
 
@@ -194,22 +195,23 @@ def to_float(images: torch.Tensor, flips: list[bool] | None, out: torch.Tensor) 
 class ColourTransform:
     """Each image's colour change as one affine map on its RGB values (0..255 in, 0..1 out):
     `matrix @ rgb + offset`, where the offset is the contrast's blend with the image's mean
-    gray after grayscale and brightness, `(1 - contrast) * post @ [gray, gray, gray]`."""
+    gray after grayscale and brightness, `(1 - contrast) * post @ [gray, gray, gray]`. The
+    maps are worked out on the CPU (float64, the draws' precision) and sent to the device
+    without the host waiting for it."""
 
     def __init__(self, draws: Draws, device: torch.device) -> None:
-        pre = draws.pre.to(device, non_blocking=True)  # float64: the draws' precision
+        pre = draws.pre
         self.mean_weights = None
         if draws.contrast is None:
             matrix = pre
         else:
-            post = draws.post.to(device, non_blocking=True)
-            contrast = draws.contrast.to(device, non_blocking=True).view(-1, 1)
-            gray = torch.tensor(GRAY_WEIGHTS, dtype=torch.float64, device=device)
+            post, contrast = draws.post, draws.contrast.view(-1, 1)
+            gray = torch.tensor(GRAY_WEIGHTS, dtype=torch.float64)
             matrix = post @ (contrast.view(-1, 1, 1) * pre)
             # mean gray after `pre` = mean_weights . mean rgb; the offset runs along post's rows
-            self.mean_weights = (gray @ pre / 255).float()  # (N, 3)
-            self.offset_direction = ((1 - contrast) * post.sum(dim=2)).float()  # (N, 3)
-        self.matrix = (matrix / 255).float()  # (N, 3, 3)
+            self.mean_weights = send((gray @ pre / 255).float(), device)  # (N, 3)
+            self.offset_direction = send(((1 - contrast) * post.sum(dim=2)).float(), device)
+        self.matrix = send((matrix / 255).float(), device)  # (N, 3, 3)
 
     def apply(self, pixels: torch.Tensor, part: slice, out: torch.Tensor) -> torch.Tensor:
         """Images `part` of the batch: float NCHW `pixels` (0..255) -> `out` (unclamped)."""

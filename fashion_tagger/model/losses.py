@@ -6,7 +6,8 @@
 - `asl`: asymmetric loss (Ridnik et al., 2021): the many easy negatives are down-weighted by
   p ** gamma_neg, and negatives with p < clip are ignored (probability shifting); positives keep
   the plain log loss when gamma_pos is 0.
-All return the mean over items and tags, so their scale is comparable to BCE. Models with
+All return the mean over items and tags, so their scale is comparable to BCE; each label's term
+may carry a weight (`labels.targets`: uncertain negatives weigh less). Models with
 single-choice attributes add each attribute head's cross-entropy (`multi_head_loss`), weighted
 by `train.attribute_weights` (1 for attributes it does not name).
 """
@@ -47,39 +48,59 @@ def positive_weights(train_labels: np.ndarray, maximum: float) -> torch.Tensor:
 
 
 def asymmetric_loss(
-    logits: torch.Tensor, targets: torch.Tensor, gamma_neg: float, gamma_pos: float, clip: float
+    logits: torch.Tensor,
+    targets: torch.Tensor,
+    gamma_neg: float,
+    gamma_pos: float,
+    clip: float,
+    weights: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """Asymmetric loss, averaged over items and tags."""
+    """Asymmetric loss, averaged over items and tags (each term times its weight, if given)."""
     probabilities = torch.sigmoid(logits)
     shifted = (probabilities - clip).clamp(min=0) if clip > 0 else probabilities
     positive = F.logsigmoid(logits) * (1 - probabilities) ** gamma_pos
     negative = torch.log((1 - shifted).clamp(min=EPSILON)) * shifted**gamma_neg
-    return -(targets * positive + (1 - targets) * negative).mean()
+    terms = targets * positive + (1 - targets) * negative
+    return -(terms if weights is None else terms * weights).mean()
 
 
-def make_loss(params: LossParams, train_labels: np.ndarray, device: torch.device):
-    """The training loss as a function (logits, targets) -> scalar."""
-    if params.name == "asl":
-        return lambda logits, targets: asymmetric_loss(
-            logits, targets, params.gamma_neg, params.gamma_pos, params.clip
+def make_loss(
+    params: LossParams, train_labels: np.ndarray, device: torch.device, weighted: bool = False
+):
+    """The training loss as a function (logits, targets) -> scalar. `weighted`: the targets
+    are the tag labels followed by one loss weight per label (`labels.targets`)."""
+    tags = train_labels.shape[1]
+    positive = positive_weights(train_labels, params.pos_weight_max) if params.pos_weight else None
+    positive = positive.to(device) if positive is not None else None
+
+    def loss(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        labels = targets[:, :tags]
+        weights = targets[:, tags : 2 * tags] if weighted else None
+        if params.name == "asl":
+            return asymmetric_loss(
+                logits, labels, params.gamma_neg, params.gamma_pos, params.clip, weights
+            )
+        return F.binary_cross_entropy_with_logits(
+            logits, labels, weight=weights, pos_weight=positive
         )
-    weights = positive_weights(train_labels, params.pos_weight_max) if params.pos_weight else None
-    weights = weights.to(device) if weights is not None else None
-    return lambda logits, targets: F.binary_cross_entropy_with_logits(
-        logits, targets, pos_weight=weights
-    )
+
+    return loss
 
 
-def multi_head_loss(tag_loss, num_tags: int, attribute_sizes: list[int], weights: list[float]):
+def multi_head_loss(
+    tag_loss, num_tags: int, attribute_sizes: list[int], weights: list[float], tag_columns: int
+):
     """The tags' loss plus each attribute head's weighted cross-entropy, as a function (outputs,
     targets) -> scalar. Outputs: tag logits, then each attribute's class logits; targets: the
-    0/1 tags, then one class index per attribute (as floats)."""
+    `tag_columns` the tags' loss reads (labels, and their weights if any), then one class index
+    per attribute (as floats)."""
 
     def loss(outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         tags, blocks = split_outputs(outputs, num_tags, attribute_sizes)
-        total = tag_loss(tags, targets[:, :num_tags])
+        total = tag_loss(tags, targets[:, :tag_columns])
         for position, (block, weight) in enumerate(zip(blocks, weights, strict=True)):
-            total = total + weight * F.cross_entropy(block, targets[:, num_tags + position].long())
+            classes = targets[:, tag_columns + position].long()
+            total = total + weight * F.cross_entropy(block, classes)
         return total
 
     return loss

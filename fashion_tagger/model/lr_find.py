@@ -23,18 +23,17 @@ from fashion_tagger.data.dataset import SplitData
 from fashion_tagger.errors import PipelineError
 from fashion_tagger.io import atomic_path
 from fashion_tagger.model.augment import BatchAugment
-from fashion_tagger.model.network import Tagger
 from fashion_tagger.model.training import (
     AUGMENT_SEED_OFFSET,
     TrainParams,
+    build_training,
     device_batches,
-    make_optimizer,
-    parameter_groups,
     training_loss,
 )
 
 SMOOTHING = 0.98  # exponential moving average of the loss, debiased (as fastai's recorder)
 DIVERGENCE = 4.0  # stop when the smoothed loss exceeds this many times its minimum
+LOG_Y_SPAN = 20.0  # the chart's y axis turns logarithmic when the losses span more than this
 
 
 def sweep_lrs(start: float, end: float, steps: int) -> np.ndarray:
@@ -62,26 +61,21 @@ def lr_sweep(
     workers: int = 0,
 ) -> list[dict]:
     """Train one step per LR of `lrs` (head at the LR, backbone at LR * backbone_lr_mult);
-    rows of lr, loss and smoothed loss, up to where the loss diverges."""
-    torch.manual_seed(params.seed)
+    rows of lr, loss and smoothed loss, up to where the loss diverges. The model, optimizer and
+    AMP set-up are `fit`'s (`build_training`)."""
     generator = torch.Generator().manual_seed(params.seed)
     sizes = {name: len(values) for name, values in attribute_classes.items()}
-    tagger = Tagger(
-        params.backbone,
-        train.labels.shape[1],
-        params.dropout,
-        params.head,
-        params.pretrained,
-        sizes,
-    ).to(device)
+    # The sweep sets every step's LRs itself: built at LR 1 under a constant schedule, the
+    # parameter groups' LRs are their multipliers of the head's.
+    fixed = params.model_copy(update={"lr": 1.0, "schedule": "constant", "ema_decay": None})
+    parts = build_training(fixed, device, train.labels.shape[1], sizes, len(lrs))
+    tagger, optimizer = parts.tagger, parts.optimizer
     tagger.freeze_backbone(params.freeze_epochs > 0)
     tagger.train()
     loader = BatchLoader(train, params.batch_size, generator, workers, device.type == "cuda")
     augment = BatchAugment(params.augment)
     augment_generator = torch.Generator().manual_seed(params.seed + AUGMENT_SEED_OFFSET)
     loss_function = training_loss(params, train.labels, sizes, device)
-    groups = parameter_groups(tagger, 1.0, params.backbone_lr_mult, params.weight_decay)
-    optimizer = make_optimizer(params.optimizer, groups)
     multipliers = [group["lr"] for group in optimizer.param_groups]  # relative to the head's
     rows: list[dict] = []
     losses: list[float] = []
@@ -96,10 +90,9 @@ def lr_sweep(
         images, targets = next(stream)
         for group, multiplier in zip(optimizer.param_groups, multipliers, strict=True):
             group["lr"] = float(lr) * multiplier
-        loss = loss_function(tagger(images).float(), targets)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
+        with parts.autocast():
+            loss = loss_function(tagger(images).float(), targets)
+        parts.step(loss)
         losses.append(loss.item())
         smoothed = smooth(losses)
         rows.append({"lr": float(lr), "loss": losses[-1], "smoothed_loss": float(smoothed[-1])})
@@ -121,21 +114,51 @@ def suggest_lr(rows: list[dict]) -> float:
     return float(lrs[int(np.argmin(slopes))])
 
 
+def sweep_summary(rows: list[dict], suggestion: float) -> str:
+    """What the sweep found, each figure naming its curve: the suggestion (smoothed loss) and
+    where the raw and the smoothed loss are lowest."""
+    raw = min(rows, key=lambda row: row["loss"])
+    smoothed = min(rows, key=lambda row: row["smoothed_loss"])
+    return (
+        f"{len(rows)} steps from {rows[0]['lr']:.1e} to {rows[-1]['lr']:.1e}; suggested train.lr "
+        f"{suggestion:.2e} (steepest descent of the smoothed loss); raw loss lowest "
+        f"({raw['loss']:.3g}) at {raw['lr']:.1e}, smoothed loss lowest "
+        f"({smoothed['smoothed_loss']:.3g}) at {smoothed['lr']:.1e}"
+    )
+
+
 def draw_lr_curve(path: Path, rows: list[dict], suggestion: float) -> None:
-    """The loss (raw and smoothed) against the LR on a log axis, the suggestion marked."""
+    """Save `lr_figure` as a PNG."""
+    with atomic_path(path) as temporary:
+        lr_figure(rows, suggestion).savefig(temporary, format="png", dpi=90)
+
+
+def lr_figure(rows: list[dict], suggestion: float) -> Figure:
+    """The raw and the smoothed loss against the LR (log axis), every finite point of both on
+    the chart (log y when they span more than LOG_Y_SPAN), the suggestion marked."""
     lrs = [row["lr"] for row in rows]
     figure = Figure(figsize=(7, 4.5))
     axis = figure.subplots()
-    axis.plot(lrs, [row["loss"] for row in rows], alpha=0.3, label="loss")
+    axis.plot(lrs, [row["loss"] for row in rows], alpha=0.4, label="raw loss (per batch)")
     axis.plot(lrs, [row["smoothed_loss"] for row in rows], label="smoothed loss")
-    axis.axvline(suggestion, color="red", linestyle="--", label=f"steepest: {suggestion:.2e}")
+    axis.axvline(suggestion, color="red", linestyle="--", label=f"suggested: {suggestion:.2e}")
     axis.set_xscale("log")
-    finite = [row["smoothed_loss"] for row in rows if math.isfinite(row["smoothed_loss"])]
-    axis.set_ylim(min(finite) * 0.9, min(max(finite), DIVERGENCE * min(finite)) * 1.05)
+    finite = [
+        value
+        for row in rows
+        for value in (row["loss"], row["smoothed_loss"])
+        if math.isfinite(value)
+    ]
+    low, high = min(finite), max(finite)
+    if low > 0 and high / low > LOG_Y_SPAN:
+        axis.set_yscale("log")
+        axis.set_ylim(low / 1.1, high * 1.1)
+    else:
+        margin = 0.05 * (high - low or abs(high) or 1.0)
+        axis.set_ylim(low - margin, high + margin)
     axis.set_xlabel("learning rate (head; backbone x train.backbone_lr_mult)")
     axis.set_ylabel("training loss")
     axis.set_title("lr_find")
     axis.legend()
     figure.tight_layout()
-    with atomic_path(path) as temporary:
-        figure.savefig(temporary, format="png", dpi=90)
+    return figure

@@ -19,6 +19,7 @@ import hashlib
 import json
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
@@ -30,11 +31,14 @@ from torch import nn
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from tqdm import tqdm
 
-from fashion_tagger.data.batches import BatchLoader
+from fashion_tagger.data.batches import BatchLoader, to_device
 from fashion_tagger.data.dataset import SplitData
 from fashion_tagger.errors import PipelineError
-from fashion_tagger.evaluation.metrics import VALIDATION_SCORES, validation_scores
-from fashion_tagger.evaluation.thresholds import choose_thresholds
+from fashion_tagger.evaluation.metrics import (
+    VALIDATION_SCORES,
+    choose_thresholds,
+    validation_scores,
+)
 from fashion_tagger.model.augment import AugmentParams, BatchAugment
 from fashion_tagger.model.distributed import (
     SINGLE_PROCESS,
@@ -46,7 +50,7 @@ from fashion_tagger.model.distributed import (
     sum_across,
     wrap,
 )
-from fashion_tagger.model.inference import predict_logits, predict_probabilities
+from fashion_tagger.model.inference import predict, split_probabilities
 from fashion_tagger.model.losses import LossParams, make_loss, multi_head_loss
 from fashion_tagger.model.network import Head, Tagger
 from fashion_tagger.params import StrictModel
@@ -72,6 +76,9 @@ class TrainParams(StrictModel):
     augment: AugmentParams
     loss: LossParams
     attribute_weights: dict[str, float] = {}  # attribute -> weight of its cross-entropy (1)
+    targets: Literal["binary", "agreement"]  # agreement: share of the item's texts stating a tag
+    label_groups: bool  # attribute groups complete the labels and weigh the 0s (labels.targets)
+    unmentioned_weight: float = Field(gt=0, le=1)  # with label_groups: weight of uncertain 0s
     optimizer: Literal["adam", "adamw", "sgd"]
     lr: float = Field(gt=0)
     weight_decay: float = Field(ge=0)  # on weights only: biases and norm params are spared
@@ -82,6 +89,7 @@ class TrainParams(StrictModel):
     epochs: int = Field(gt=0)
     seed: int
     amp: bool  # mixed precision on CUDA (bf16 where supported, else fp16 with a grad scaler)
+    sync_batchnorm: bool = False  # DDP on CUDA: batch-norm statistics over the global batch
     threshold: float = Field(gt=0, lt=1)  # fixed threshold: validation F1 curves, model's "fixed"
     min_val_positives: int = Field(ge=1)  # per-tag thresholds need this many val positives
 
@@ -156,6 +164,86 @@ def make_scheduler(
     return schedulers.ConstantLR(optimizer, factor=1.0, total_iters=0)
 
 
+def training_device(runtime: TrainRuntime, ranks: Ranks = SINGLE_PROCESS) -> torch.device:
+    """The device this process trains on: `runtime.train.device`, this rank's GPU under DDP."""
+    return rank_device(select_device(runtime.device, "runtime.train.device"), ranks)
+
+
+@dataclass
+class TrainingParts:
+    """What a training step needs, built together by `build_training`."""
+
+    device: torch.device
+    tagger: Tagger
+    optimizer: torch.optim.Optimizer
+    scheduler: torch.optim.lr_scheduler.LRScheduler
+    amp_dtype: torch.dtype | None  # autocast's dtype; None: full precision
+    scaler: torch.amp.GradScaler  # enabled with fp16 only
+    ema: AveragedModel | None
+
+    def autocast(self):
+        """The forward pass's mixed-precision context (a no-op without AMP)."""
+        return torch.autocast(
+            self.device.type, dtype=self.amp_dtype, enabled=self.amp_dtype is not None
+        )
+
+    def step(self, loss: torch.Tensor) -> None:
+        """Backward and one optimizer step, through the grad scaler (the LR schedule is the
+        caller's to step)."""
+        self.optimizer.zero_grad(set_to_none=True)
+        self.scaler.scale(loss).backward()
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+
+
+def build_training(
+    params: TrainParams,
+    device: torch.device,
+    num_tags: int,
+    attribute_sizes: dict[str, int],
+    total_steps: int,
+    ranks: Ranks = SINGLE_PROCESS,
+) -> TrainingParts:
+    """The one place that sets up training: seeds torch, builds the tagger on `device`
+    (channels_last on CUDA, SyncBatchNorm when asked under DDP), its optimizer with parameter
+    groups, the LR schedule over `total_steps`, AMP (dtype and grad scaler) and the EMA.
+    Deterministic kernels on the CPU; cuDNN picks the fastest on CUDA."""
+    if device.type == "cpu":
+        torch.use_deterministic_algorithms(True)
+    else:
+        torch.backends.cudnn.benchmark = True
+    torch.manual_seed(params.seed)
+    tagger = Tagger(
+        params.backbone,
+        num_tags,
+        params.dropout,
+        params.head,
+        params.pretrained,
+        attribute_sizes,
+    ).to(device)
+    if params.sync_batchnorm and ranks.world > 1:
+        tagger = sync_batchnorm(tagger, device, ranks)
+    if device.type == "cuda":
+        tagger = tagger.to(memory_format=torch.channels_last)
+    groups = parameter_groups(tagger, params.lr, params.backbone_lr_mult, params.weight_decay)
+    optimizer = make_optimizer(params.optimizer, groups)
+    amp_dtype = autocast_dtype(device, params.amp)
+    ema = None
+    if params.ema_decay is not None:
+        ema = AveragedModel(
+            tagger, multi_avg_fn=get_ema_multi_avg_fn(params.ema_decay), use_buffers=True
+        )
+    return TrainingParts(
+        device=device,
+        tagger=tagger,
+        optimizer=optimizer,
+        scheduler=make_scheduler(optimizer, params.schedule, total_steps),
+        amp_dtype=amp_dtype,
+        scaler=torch.amp.GradScaler(device.type, enabled=amp_dtype == torch.float16),
+        ema=ema,
+    )
+
+
 # ---------------------------------------------------------------- checkpoints
 
 
@@ -228,50 +316,45 @@ def device_batches(
     device: torch.device,
 ):
     """Yield (augmented float NCHW images, targets) on `device`: uint8 batches are copied
-    (non-blocking from pinned memory on CUDA) and augmented there, with parameters drawn for
-    the whole global batch so that every rank sees its share of the 1-process batch."""
+    (on CUDA from pinned memory, the next one on a side stream while this one trains) and
+    augmented there, with parameters drawn for the whole global batch so that every rank sees
+    its share of the 1-process batch."""
     height, width, _ = loader.split.image_shape
     # channels_last suits CUDA; CPU kernels (lite0's depthwise convolutions) are ~2x faster
     # on plain NCHW.
     layout = torch.channels_last if device.type == "cuda" else torch.contiguous_format
-    for images, targets in loader:
+    for images, targets in to_device(loader, device):
         draws = augment.draw(loader.batch_size, height, width, generator)
         draws = draws.slice(loader.share.start, loader.share.stop)
-        pixels = augment(images.to(device, non_blocking=True), draws)
-        yield pixels.contiguous(memory_format=layout), targets.to(device, non_blocking=True)
+        pixels = augment(images, draws)
+        yield pixels.contiguous(memory_format=layout), targets
 
 
 def train_epoch(
     model: nn.Module,
-    tagger: Tagger,
+    parts: TrainingParts,
     batches,
     loss_function: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
-    optimizer: torch.optim.Optimizer,
-    scheduler: torch.optim.lr_scheduler.LRScheduler,
-    scaler: torch.amp.GradScaler,
-    ema: AveragedModel | None,
-    amp_dtype: torch.dtype | None,
     ranks: Ranks,
     description: str,
+    steps: int,
 ) -> float:
-    """One pass over the batches through `model` (the tagger, maybe under DDP or compiled),
-    one LR step per batch; returns the mean training loss over all ranks."""
+    """One pass over the `steps` batches through `model` (`parts.tagger`, maybe under DDP or
+    compiled), one LR step per batch, under a progress bar with its total, rate and time left;
+    returns the mean training loss over all ranks."""
     model.train()
-    device = next(tagger.parameters()).device
+    device = parts.device
     # Summed on the device (float64, as Python's float) so no batch waits for loss.item().
     total, count = torch.zeros((), dtype=torch.float64, device=device), 0
     for images, targets in tqdm(
-        batches, desc=description, unit="batch", leave=False, disable=not ranks.main
+        batches, desc=description, total=steps, unit="batch", leave=False, disable=not ranks.main
     ):
-        with torch.autocast(device.type, dtype=amp_dtype, enabled=amp_dtype is not None):
+        with parts.autocast():
             loss = loss_function(model(images).float(), targets)
-        optimizer.zero_grad(set_to_none=True)
-        scaler.scale(loss).backward()
-        scaler.step(optimizer)
-        scaler.update()
-        scheduler.step()
-        if ema is not None:
-            ema.update_parameters(tagger)
+        parts.step(loss)
+        parts.scheduler.step()
+        if parts.ema is not None:
+            parts.ema.update_parameters(parts.tagger)
         total += loss.detach().double() * len(images)
         count += len(images)
     total = sum_across(total, ranks)
@@ -290,7 +373,7 @@ def validate(
     """Validation loss (plain BCE, comparable across losses) and the `validation_scores` over
     the whole split: each rank scores its share and the logits are gathered."""
     share = data.rows[ranks.shard(len(data))]
-    logits = predict_logits(tagger, data.cache, device, batch_size, share)
+    logits = predict(tagger, data.cache, device, batch_size, share, output="logits")
     logits = gather_rows(torch.from_numpy(logits).to(device), ranks).cpu()
     logits = logits[:, : data.labels.shape[1]]  # the tags' logits (attribute heads follow)
     targets = torch.from_numpy(data.labels)
@@ -315,6 +398,16 @@ def cpu_state(module: nn.Module) -> dict[str, torch.Tensor]:
     return {key: value.detach().to("cpu", copy=True) for key, value in module.state_dict().items()}
 
 
+def sync_batchnorm(tagger: Tagger, device: torch.device, ranks: Ranks) -> Tagger:
+    """The tagger with batch norms that share their statistics across the DDP ranks (CUDA
+    only: PyTorch's SyncBatchNorm has no CPU kernel, so CPU ranks keep their own)."""
+    if device.type != "cuda":
+        if ranks.main:
+            print("train: train.sync_batchnorm needs CUDA; CPU ranks keep their own statistics")
+        return tagger
+    return nn.SyncBatchNorm.convert_sync_batchnorm(tagger)
+
+
 def training_module(tagger: Tagger, ranks: Ranks, device: torch.device, compiled: bool):
     """What the training step calls: the tagger, under DDP with several processes (re-wrapped
     whenever the set of learning parameters changes), compiled when asked."""
@@ -323,10 +416,15 @@ def training_module(tagger: Tagger, ranks: Ranks, device: torch.device, compiled
 
 
 def training_loss(
-    params: TrainParams, train_labels: np.ndarray, attribute_sizes: dict[str, int], device
+    params: TrainParams,
+    train_labels: np.ndarray,
+    attribute_sizes: dict[str, int],
+    device,
+    weighted: bool = False,
 ):
-    """The tags' loss, plus the attribute heads' weighted cross-entropies when there are any."""
-    loss = make_loss(params.loss, train_labels, device)
+    """The tags' loss (`weighted`: labels carry loss weights), plus the attribute heads'
+    weighted cross-entropies when there are any."""
+    loss = make_loss(params.loss, train_labels, device, weighted)
     unknown = sorted(set(params.attribute_weights) - set(attribute_sizes))
     if unknown:
         raise PipelineError(
@@ -336,12 +434,15 @@ def training_loss(
     if not attribute_sizes:
         return loss
     weights = [params.attribute_weights.get(name, 1.0) for name in attribute_sizes]
-    return multi_head_loss(loss, train_labels.shape[1], list(attribute_sizes.values()), weights)
+    tags = train_labels.shape[1]
+    columns = 2 * tags if weighted else tags
+    return multi_head_loss(loss, tags, list(attribute_sizes.values()), weights, columns)
 
 
 def fit(
     params: TrainParams,
     runtime: TrainRuntime,
+    device: torch.device,
     classes: list[str],
     data: dict[str, SplitData],
     checkpoint_path: Path,
@@ -355,31 +456,11 @@ def fit(
     Returns the model of the best epoch by val mAP (the EMA weights when `ema_decay` is set)
     and the per-epoch history; `on_epoch` sees every history row, including rows restored from
     a checkpoint, so a fresh MLflow run still gets the whole curve. With several processes
-    every rank calls this; only rank 0 writes the checkpoint.
+    every rank calls this (`device`: its own, from `training_device`); only rank 0 writes the
+    checkpoint.
     """
-    device = rank_device(select_device(runtime.device, "runtime.train.device"), ranks)
-    amp_dtype = autocast_dtype(device, params.amp)
-    if device.type == "cpu":
-        torch.use_deterministic_algorithms(True)
-    else:
-        torch.backends.cudnn.benchmark = True
-    torch.manual_seed(params.seed)
     generator = torch.Generator().manual_seed(params.seed)
     augment_generator = torch.Generator().manual_seed(params.seed + AUGMENT_SEED_OFFSET)
-
-    attribute_sizes = {name: len(values) for name, values in (attribute_classes or {}).items()}
-    tagger = Tagger(
-        params.backbone,
-        len(classes),
-        params.dropout,
-        params.head,
-        params.pretrained,
-        attribute_sizes,
-    ).to(device)
-    if device.type == "cuda":
-        tagger = tagger.to(memory_format=torch.channels_last)
-    if ranks.rank > 0:  # its own dropout masks; rank 0 goes on as one process would
-        torch.manual_seed(params.seed + RANK_SEED_OFFSET * ranks.rank)
     loader = BatchLoader(
         data["train"],
         params.batch_size,
@@ -389,18 +470,18 @@ def fit(
         rank=ranks.rank,
         world=ranks.world,
     )
+    attribute_sizes = {name: len(values) for name, values in (attribute_classes or {}).items()}
+    parts = build_training(
+        params, device, len(classes), attribute_sizes, params.epochs * len(loader), ranks
+    )
+    tagger, ema = parts.tagger, parts.ema
+    if ranks.rank > 0:  # its own dropout masks; rank 0 goes on as one process would
+        torch.manual_seed(params.seed + RANK_SEED_OFFSET * ranks.rank)
     augment = BatchAugment(params.augment)
-    loss_function = training_loss(params, data["train"].labels, attribute_sizes, device)
-    groups = parameter_groups(tagger, params.lr, params.backbone_lr_mult, params.weight_decay)
-    optimizer = make_optimizer(params.optimizer, groups)
-    total_steps = params.epochs * len(loader)
-    scheduler = make_scheduler(optimizer, params.schedule, total_steps)
-    scaler = torch.amp.GradScaler(device.type, enabled=amp_dtype == torch.float16)
-    ema = None
-    if params.ema_decay is not None:
-        ema = AveragedModel(
-            tagger, multi_avg_fn=get_ema_multi_avg_fn(params.ema_decay), use_buffers=True
-        )
+    train = data["train"]
+    loss_function = training_loss(
+        params, train.labels, attribute_sizes, device, weighted=train.weights is not None
+    )
     evaluated = ema.module if ema is not None else tagger  # the weights that val scores
 
     history: list[dict] = []
@@ -410,9 +491,9 @@ def fit(
     )
     if state is not None:
         tagger.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
-        scaler.load_state_dict(state["scaler"])
+        parts.optimizer.load_state_dict(state["optimizer"])
+        parts.scheduler.load_state_dict(state["scheduler"])
+        parts.scaler.load_state_dict(state["scaler"])
         if ema is not None:
             ema.load_state_dict(state["ema"])
         restore_rank_rng(state["rng"], ranks, device)
@@ -434,20 +515,18 @@ def fit(
             model_frozen = tagger.backbone_frozen
         train_loss = train_epoch(
             model,
-            tagger,
+            parts,
             device_batches(loader, augment, augment_generator, device),
             loss_function,
-            optimizer,
-            scheduler,
-            scaler,
-            ema,
-            amp_dtype,
             ranks,
             f"epoch {epoch}/{params.epochs}",
+            len(loader),
         )
         row = {"epoch": epoch, "train_loss": train_loss}
         row |= validate(evaluated, data["val"], device, params.batch_size, params.threshold, ranks)
-        row["lr"] = optimizer.param_groups[-1]["lr"]  # the head's, after the epoch's last step
+        row["lr"] = parts.optimizer.param_groups[-1][
+            "lr"
+        ]  # the head's, after the epoch's last step
         history.append(row)
         if best_epoch(history) == epoch:
             best_state = cpu_state(evaluated)
@@ -473,9 +552,9 @@ def fit(
                 "fingerprint": run_fingerprint,
                 "epoch": epoch,
                 "model": tagger.state_dict(),
-                "optimizer": optimizer.state_dict(),
-                "scheduler": scheduler.state_dict(),
-                "scaler": scaler.state_dict(),
+                "optimizer": parts.optimizer.state_dict(),
+                "scheduler": parts.scheduler.state_dict(),
+                "scaler": parts.scaler.state_dict(),
                 "ema": ema.state_dict() if ema is not None else None,
                 "rng": {
                     "ranks": rank_rng,  # (CPU state, CUDA state or None) of every rank
@@ -498,7 +577,8 @@ def tune_thresholds(
     tagger: Tagger, val: SplitData, params: TrainParams, device: torch.device
 ) -> dict:
     """The model's thresholds: fixed, and global / per-tag maximising F1 on the val split."""
-    scores = predict_probabilities(tagger, val.cache, device, params.batch_size, val.rows)
+    probabilities = predict(tagger, val.cache, device, params.batch_size, val.rows)
+    scores = split_probabilities(tagger, probabilities)[0]
     global_threshold, per_tag = choose_thresholds(val.labels, scores, params.min_val_positives)
     tagger.to("cpu")
     return {"fixed": params.threshold, "global": global_threshold, "per_tag": per_tag}

@@ -1,4 +1,4 @@
-"""The MLflow copy of the tagger: a pyfunc model that tags images as `stages.predict` does.
+"""The MLflow copy of the tagger: a pyfunc model that tags images as `fashion-tagger predict` does.
 
 It is logged from code (`serving/mlflow_model.py`, MLflow's models-from-code: nothing pickled)
 and carries `model.pt` (weights, tags, image size, thresholds) and only the modules of
@@ -8,7 +8,8 @@ Input, either
 - a DataFrame whose `image` column (or first column) holds image files or folders, or
 - a batch of images as an array (N, 3, H, W) at the model's size: uint8, or floats in [0, 1].
 Output: a DataFrame with per image `image` (the path, or the row number), `tags` (best first, at
-or above the model's global threshold, as `stages.predict` does by default) and `scores` (their
+or above the model's global threshold, as `fashion-tagger predict` does by default, without
+resolving exclusive tag groups) and `scores` (their
 probabilities), plus `attributes` ({attribute: most probable class}) for attribute models.
 
     mlflow models predict -m runs:/<run id>/model -t csv -i images.csv --env-manager local
@@ -18,6 +19,8 @@ probabilities), plus `attributes` ({attribute: most probable class}) for attribu
 from __future__ import annotations
 
 import logging
+import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -27,6 +30,7 @@ import mlflow.pyfunc
 import numpy as np
 import pandas as pd
 
+from fashion_tagger.data.images import list_images, load_pixels
 from fashion_tagger.errors import PipelineError
 from fashion_tagger.model.network import load_model
 from fashion_tagger.serving.packaging import (
@@ -35,7 +39,7 @@ from fashion_tagger.serving.packaging import (
     package_closure,
     third_party_modules,
 )
-from fashion_tagger.serving.predict import list_images, load_pixels, score_pixels
+from fashion_tagger.serving.predict import score_pixels
 
 
 def to_uint8_nhwc(batch: np.ndarray, height: int, width: int) -> np.ndarray:
@@ -65,7 +69,7 @@ class TaggerModel(mlflow.pyfunc.PythonModel):
         if isinstance(model_input, pd.DataFrame):
             column = "image" if "image" in model_input else model_input.columns[0]
             paths = list_images(list(model_input[column]))
-            images, names = load_pixels(paths, height, width), [str(path) for path in paths]
+            images, names = load_pixels(paths, height, width)[0], [str(path) for path in paths]
         else:
             images = to_uint8_nhwc(model_input, height, width)
             names = [str(row) for row in range(len(images))]
@@ -113,14 +117,33 @@ def no_signature_warning() -> Iterator[None]:
 def log_tagger(model_file: Path | str) -> str:
     """Log the model file as a pyfunc model named `model` in the active MLflow run; returns
     the logged model's URI."""
-    files = model_code()
     with tempfile.TemporaryDirectory() as folder, no_signature_warning():
-        code = copy_modules(files, Path(folder))
-        info = mlflow.pyfunc.log_model(
-            name="model",
-            python_model=str(MODEL_CODE_FILE),
-            artifacts={"model": str(model_file)},
-            code_paths=[str(code)],
-            pip_requirements=model_requirements(files),
-        )
+        info = mlflow.pyfunc.log_model(name="model", **model_files(Path(model_file), Path(folder)))
     return info.model_uri
+
+
+def save_tagger(model_file: Path | str, destination: Path) -> None:
+    """Write the pyfunc model of the model file as the folder `destination` (MLflow's model
+    layout: MLmodel, code, artifacts, requirements.txt), replacing it only once complete."""
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    with (
+        tempfile.TemporaryDirectory(dir=destination.parent, prefix=f".{destination.name}-") as new,
+        tempfile.TemporaryDirectory() as code,
+        no_signature_warning(),
+    ):
+        built = Path(new) / destination.name
+        mlflow.pyfunc.save_model(path=str(built), **model_files(Path(model_file), Path(code)))
+        shutil.rmtree(destination, ignore_errors=True)
+        os.replace(built, destination)
+
+
+def model_files(model_file: Path, folder: Path) -> dict:
+    """What `log_model` and `save_model` are given: the code file, `model.pt`, the package
+    modules it needs (copied into `folder`) and their pinned requirements."""
+    files = model_code()
+    return {
+        "python_model": str(MODEL_CODE_FILE),
+        "artifacts": {"model": str(model_file)},
+        "code_paths": [str(copy_modules(files, folder))],
+        "pip_requirements": model_requirements(files),
+    }

@@ -1,9 +1,10 @@
 """Offline German->English translation of fashion descriptions with a word lexicon.
 
-The lexicon `stages/resources/glossary_de_en.tsv` has one entry a line: German word, English,
-part of speech (see `POS_TAGS`). A German word may have one entry per part of speech; an exact
-match takes the first. English for a noun may give an irregular plural as `leaf|leaves`; an
-English `-` means the word has no English counterpart and is left out (`sich`).
+The lexicon `fashion_tagger/text/resources/glossary_de_en.tsv` has one entry a line: German
+word, English, part of speech (see `POS_TAGS`). A German word may have one entry per part of
+speech; an exact match takes the first. English for a noun may give an irregular plural as
+`leaf|leaves`; an English `-` means the word has no English counterpart and is left out
+(`sich`).
 
 Each word of a description is looked up on its own (German word order stays, which is fine
 for extracting nouns and adjectives) in this order:
@@ -13,14 +14,19 @@ for extracting nouns and adjectives) in this order:
    plurals with umlaut (Knöpfen -> Knopf, Kleider -> Kleid), which give the English plural;
 3. compounds of known parts with linking s/n/en/es (Spitzeneinsatz -> lace insert,
    Seitentaschen -> side pockets, knielang -> knee-length);
-4. a typing slip of one letter (Kleeid, Klied), common in crowd-written text;
-5. optionally, for words that 1-4 cannot read, the Ding dictionary (Debian's `trans-de-en`,
+4. the lemma that the `simplemma` library (MIT; word lists of German inflection) gives a word
+   the rules above cannot read: strong verbs and participles (trägt, getragenen -> tragen),
+   plurals the endings miss (Glasknöpfen -> Glasknopf), read by 1-3;
+5. a typing slip of one letter (Kleeid, Klied), common in crowd-written text;
+6. optionally, for words that 1-4 cannot read, the Ding dictionary (Debian's `trans-de-en`,
    read at run time from the user's copy, see `load_ding`): whole words and inflected forms.
    It comes after the typing slips because its 400,000 words, many rare, would read a slip
    in a fashion word as some other word (Streifn -> patrols);
-6. hyphenated words part by part; anything else passes through unchanged.
+7. hyphenated words part by part; anything else passes through unchanged.
 Then the neighbours settle what one word cannot: plural or singular (die Ärmel sind), a
-genitive (Mitte der Waden), a separable verb particle (sieht ... aus), a/an and capitals.
+genitive (Mitte der Waden), a separable verb particle (sieht ... aus), a verb that is also an
+adjective (jeder weiß, dass: knows; das Kleid ist weiß: white), a/an and capitals. A relative
+clause gets English word order (das bis zum Boden reicht -> that reaches to the floor).
 Multi-word entries (handelt sich um) replace word-by-word readings. Results are memoised per
 distinct word and per distinct text, so a large corpus costs little more than its vocabulary.
 """
@@ -30,16 +36,18 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 from pathlib import Path
+
+import simplemma
 
 from fashion_tagger.errors import PipelineError
 
 LEXICON_FILE = Path(__file__).parent / "resources" / "glossary_de_en.tsv"
 # Bump when a change of this module alters translations: cached translations (keyed by the
 # lexicon's content and this number, see text.translation_cache) are then not reused.
-VERSION = 2
+VERSION = 4
 HEADER = ("german", "english", "pos")
 
 POS_TAGS = {
@@ -95,6 +103,7 @@ SAME_PLURAL_ENDINGS = ("el", "er", "en", "chen", "lein")  # Ärmel, Träger, Kra
 PLURAL_VERBS = frozenset(
     {"sind", "haben", "waren", "hatten", "wirken", "reichen", "enden", "gehen", "sitzen"}
     | {"liegen", "fallen", "haengen"}
+    | {"koennen", "muessen", "sollen", "sollten", "duerfen", "wollen", "werden", "wuerden"}
 )
 PLURAL_DETERMINERS = frozenset(  # folded, as they are compared with folded words
     {"zwei", "drei", "vier", "fuenf", "sechs", "sieben", "acht", "zehn", "beide", "beiden"}
@@ -105,6 +114,31 @@ PLURAL_ARTICLES = frozenset({"die", "keine", "meine", "ihre", "seine", "diese"})
 GENITIVE_ARTICLES = frozenset({"des", "eines", "keines", "dieses", "ihres", "seines"})
 SEPARABLE_PARTICLES = frozenset({"an", "aus", "ab", "auf", "zu", "hervor", "vor", "zusammen"})
 VOWELS = "aeiouAEIOU"
+# Words before a verb that is also an adjective that make it the verb: jeder weiß (knows).
+SUBJECTS = frozenset({"ich", "du", "er", "sie", "wir", "ihr", "man", "jeder", "jede", "wer"})
+SUBJECTS |= frozenset({"jemand", "niemand", "keiner", "keine", "jedermann"})
+# ... and words after it, behind a comma: weiß, dass (knows that).
+SUBORDINATORS = frozenset({"dass", "ob", "wie", "was", "wo", "warum", "wann"})
+# Parts of speech after a word that make it an adverb where it may be one (gerade bis zum).
+ADVERB_CONTEXT = frozenset({"art", "prep", "pron"})
+# Forms of werden, sein, haben: a verb at the end of their clause is a participle.
+AUXILIARIES = frozenset(
+    {"wird", "werden", "wurde", "wurden", "worden", "ist", "sind", "war", "waren"}
+    | {"hat", "haben", "hatte", "hatten", "kann", "koennen", "muss", "muessen", "soll"}
+)
+# A word cut short before one of these joiners shares the next word's head: knie- bis wadenlang.
+SUSPENDED = re.compile(r"-\s+")
+JOINERS = frozenset({"bis", "oder", "und", "bzw", "sowie"})
+# Relative pronouns (subject case) and the English that opens the clause: Kleid, das ... reicht.
+RELATIVE_PRONOUNS = {key: "that" for key in ("der", "die", "das", "welcher", "welche", "welches")}
+VERB_POS = frozenset({"verb", "aux"})
+# Modal verbs (folded) whose infinitive stands at the end of the clause: kann ... sein.
+MODALS = frozenset(
+    {"kann", "koennen", "muss", "muessen", "soll", "sollen", "sollte", "sollten", "darf"}
+    | {"duerfen", "will", "wollen", "moechte", "moechten", "wuerde", "wuerden", "koennte"}
+    | {"koennten", "sollte", "muesste", "duerfte"}
+)
+MAX_VERB_GROUP = 3  # verbs at the end of a German relative clause: getragen werden kann
 
 # The Ding dictionary: lines "Kleid {n} | Kleider {pl} :: dress | dresses". Sub-entries are
 # separated by " | " on both sides, alternatives by "; "; braces tag the part of speech.
@@ -139,6 +173,23 @@ def pluralise(english: str) -> str:
     else:
         last += "s"
     return f"{head} {last}" if head else last
+
+
+IRREGULAR_THIRD_PERSON = {"be": "is", "have": "has", "do": "does", "go": "goes"}
+
+
+def third_person(english: str) -> str:
+    """English third person singular of a verb phrase: its first word (fit in -> fits in)."""
+    first, space, rest = english.partition(" ")
+    if first in IRREGULAR_THIRD_PERSON:
+        first = IRREGULAR_THIRD_PERSON[first]
+    elif re.search(r"(s|x|z|ch|sh|o)$", first):
+        first += "es"
+    elif re.search(r"[^aeiou]y$", first):
+        first = first[:-1] + "ies"
+    else:
+        first += "s"
+    return first + space + rest
 
 
 @dataclass(frozen=True)
@@ -311,6 +362,7 @@ class Analysis:
     pos: str  # part of speech of the word's head, '' when unknown
     known: bool  # every part was found in the lexicon
     content: bool  # an alphabetic word that is not a function word: counted for coverage
+    base: str = ""  # for a present form given the English third person: the plain verb
 
 
 @dataclass(frozen=True)
@@ -362,6 +414,35 @@ class GlossaryTranslator:
             analysis.plural.lower(),
         )
 
+    def content_words(self, text: str) -> list[str]:
+        """The content words of a German text (the lexicon's), without proper names: those
+        stay as they are in any language (see `_is_name`)."""
+        pieces = WORD.split(text)
+        gaps, words = pieces[0::2], pieces[1::2]
+        return [
+            word.lower()
+            for index, word in enumerate(words)
+            if self.lexicon.is_content_word(word) and not self._is_name(index, words, gaps)
+        ]
+
+    def _is_name(self, index: int, words: Sequence[str], gaps: Sequence[str]) -> bool:
+        """Whether a word is part of a proper name: a capitalised word that the lexicon cannot
+        read, not the first of its sentence, with capitals inside it (McQueen, ESMOD) or next
+        to another such capitalised word (Catherine Walker, Herzogin Kate)."""
+
+        def capitalised(at: int) -> bool:
+            starts_sentence = at == 0 or bool(SENTENCE_END.search(gaps[at]))
+            return words[at][:1].isupper() and not starts_sentence
+
+        if not capitalised(index) or self._analyse(words[index]).known:
+            return False
+        if any(piece[1:] != piece[1:].lower() for piece in words[index].split("-")):
+            return True
+        return any(
+            0 <= other < len(words) and not gap.strip(" -") and capitalised(other)
+            for other, gap in ((index - 1, gaps[index]), (index + 1, gaps[index + 1]))
+        )
+
     # Sentences --------------------------------------------------------------------------------
 
     def translate_text(self, text: str) -> tuple[str, list[str]]:
@@ -372,12 +453,18 @@ class GlossaryTranslator:
     def _translate_text(self, text: str) -> tuple[str, tuple[str, ...]]:
         pieces = WORD.split(text)
         gaps, words = pieces[0::2], pieces[1::2]
+        self._complete_suspended(words, gaps)
         analyses = [self._analyse(word) for word in words]
         english = [self._in_context(index, words, gaps, analyses) for index in range(len(words))]
         known = [analysis.known for analysis in analyses]
         for start, length, phrase in self._phrases(words, gaps):
             english[start : start + length] = [phrase.english] + [OMIT] * (length - 1)
             known[start : start + length] = [True] * length
+        order = self._modal_order(
+            words, gaps, analyses, self._relative_clause_order(words, gaps, analyses)
+        )
+        english = [english[index] for index in order]
+        analyses = [analyses[index] for index in order]
         untranslated = tuple(
             word.lower()
             for word, analysis, found in zip(words, analyses, known, strict=True)
@@ -399,14 +486,142 @@ class GlossaryTranslator:
             return analysis.singular if previous in GENITIVE_ARTICLES else analysis.plural
         if analysis.number == "sg-or-pl" and self._plural_in_context(index, words, gaps, analyses):
             return analysis.plural
+        if analysis.pos == "adj" and (verb := self._verb_in_context(index, words, gaps)):
+            return verb
+        if analysis.pos == "adj" and (adverb := self._adverb_in_context(index, words, gaps)):
+            return adverb
+        if key in RELATIVE_PRONOUNS and self._relative_clause(index, words, gaps, analyses):
+            return RELATIVE_PRONOUNS[key]
         if key == "der" and joined_before and analyses[index - 1].pos in NOUN_POS:
             return "of the"  # genitive after a noun: die Mitte der Waden
         if key == "als" and joined_before and self._is_comparative(analyses[index - 1]):
             return "than"  # kürzer als hinten: shorter than at the back
         last = index == len(words) - 1
-        if key in SEPARABLE_PARTICLES and (last or CLAUSE_END.search(gaps[index + 1])):
+        clause_end = last or bool(CLAUSE_END.search(gaps[index + 1]))
+        if key in SEPARABLE_PARTICLES and clause_end:
             return OMIT  # a separable verb particle at the clause end: sieht ... aus
+        if analysis.base and clause_end and self._auxiliary_before(index, words, gaps):
+            return analysis.base  # a participle at the clause end: wird ... erzeugt
         return analysis.singular
+
+    def _adverb_in_context(self, index: int, words: list[str], gaps: list[str]) -> str:
+        """The English adverb of an adjective that the lexicon also lists as an adverb, when an
+        article, preposition, pronoun or verb follows it (gerade bis zum Knie: just to the knee;
+        gerade die Ärmel: just the sleeves; wird gerade getragen: is just worn), else ''."""
+        adverb = self.lexicon.find(fold(words[index]), frozenset({"adv"}))
+        if adverb is None or index + 1 >= len(words) or not gaps[index + 1].isspace():
+            return ""
+        following = self.lexicon.find(fold(words[index + 1]), FUNCTION_POS)
+        if following and following.pos in ADVERB_CONTEXT:
+            return adverb.english
+        return adverb.english if self._analyse(words[index + 1]).pos in VERB_POS else ""
+
+    @staticmethod
+    def _auxiliary_before(index: int, words: list[str], gaps: list[str]) -> bool:
+        """Whether a form of werden, sein or haben stands earlier in the word's clause."""
+        for before in range(index - 1, -1, -1):
+            if CLAUSE_END.search(gaps[before + 1]):
+                return False
+            if fold(words[before]) in AUXILIARIES:
+                return True
+        return False
+
+    def _complete_suspended(self, words: list[str], gaps: list[str]) -> None:
+        """Words cut short by a hyphen take the head of the compound after the joiner
+        (knie- bis wadenlang: knielang bis wadenlang; Ball- oder Galakleid: Ballkleid), in
+        place; the head is the longest end of that compound that the lexicon reads, and the
+        completed word must read too."""
+        for index in range(len(words) - 2):
+            if not SUSPENDED.fullmatch(gaps[index + 1]) or fold(words[index + 1]) not in JOINERS:
+                continue
+            whole, noun_first = words[index + 2], words[index][:1].isupper()
+            for cut in range(MIN_PART, len(whole) - MIN_PART + 1):
+                head, candidate = fold(whole[cut:]), fold(words[index] + whole[cut:])
+                if self._reads(head, noun_first) and self._reads(candidate, noun_first):
+                    words[index] = words[index] + whole[cut:]
+                    gaps[index + 1] = " "
+                    break
+
+    def _reads(self, key: str, noun_first: bool) -> bool:
+        """Whether the lexicon reads a folded word, alone or as a compound (no typo guesses)."""
+        return bool(self._lookup(key, noun_first, STANDALONE_POS) or self._parse(key, noun_first))
+
+    def _verb_in_context(self, index: int, words: list[str], gaps: list[str]) -> str:
+        """The English verb of a word that is also an adjective when its neighbours make it the
+        verb (jeder weiß; weiß, dass), else ''."""
+        verb = self.lexicon.find(fold(words[index]), frozenset({"verb"}))
+        if verb is None:
+            return ""
+        previous = fold(words[index - 1]) if index and gaps[index].isspace() else ""
+        following = fold(words[index + 1]) if index + 1 < len(words) else ""
+        comma_after = index + 1 < len(words) and gaps[index + 1].strip() == ","
+        if previous in SUBJECTS or (comma_after and following in SUBORDINATORS):
+            return verb.english
+        return ""
+
+    @staticmethod
+    def _relative_clause(
+        start: int, words: list[str], gaps: list[str], analyses: list[Analysis]
+    ) -> tuple[int, int] | None:
+        """Where the verbs at the end of the relative clause opened by words[start] begin and
+        where the clause ends; None when words[start] opens none.
+
+        A clause counts as relative when a relative pronoun follows a comma, the word after it
+        is no noun (", die Ärmel sind kurz" is a main clause) and the clause ends in verbs.
+        """
+        if fold(words[start]) not in RELATIVE_PRONOUNS or not start or gaps[start].strip() != ",":
+            return None
+        end = start + 1
+        while end < len(words) and not CLAUSE_END.search(gaps[end]):
+            end += 1  # the clause is words[start:end]
+        verbs = end
+        while verbs > start + 1 and analyses[verbs - 1].pos in VERB_POS:
+            verbs -= 1
+        if verbs in (end, start + 1) or end - verbs > MAX_VERB_GROUP:
+            return None
+        if analyses[start + 1].pos in NOUN_POS:
+            return None
+        return verbs, end
+
+    def _relative_clause_order(
+        self, words: list[str], gaps: list[str], analyses: list[Analysis]
+    ) -> list[int]:
+        """Word indices in English order: in a relative clause the verbs at its end move behind
+        the pronoun (", das bis zum Boden reicht": ", that reaches to the floor")."""
+        order = list(range(len(words)))
+        for start in range(len(words)):
+            clause = self._relative_clause(start, words, gaps, analyses)
+            if clause:
+                verbs, end = clause
+                order[start + 1 : end] = order[verbs:end] + order[start + 1 : verbs]
+        return order
+
+    @staticmethod
+    def _modal_order(
+        words: list[str], gaps: list[str], analyses: list[Analysis], order: list[int]
+    ) -> list[int]:
+        """Word indices in English order: an infinitive at the end of a main clause moves to
+        just behind the modal verb of that clause ("Die Ärmel können lang oder kurz sein": the
+        sleeves can be long or short)."""
+        order = list(order)
+        start = 0
+        for end in range(1, len(order) + 1):
+            if end < len(order) and not CLAUSE_END.search(gaps[order[end]]):
+                continue
+            clause = order[start:end]  # the clause's word indices, in the current order
+            last = clause[-1] if clause else None
+            modals = [at for at, index in enumerate(clause[:-1]) if fold(words[index]) in MODALS]
+            infinitive = last is not None and fold(words[last]).endswith("n")
+            if (
+                modals
+                and infinitive
+                and analyses[last].pos in VERB_POS
+                and modals[0] + 1 < len(clause) - 1
+            ):
+                at = modals[0] + 1
+                order[start:end] = clause[:at] + [last] + clause[at:-1]
+            start = end
+        return order
 
     @staticmethod
     def _is_comparative(analysis: Analysis) -> bool:
@@ -457,12 +672,15 @@ class GlossaryTranslator:
     def _assemble(
         self, words: list[str], gaps: list[str], english: list[str], analyses: list[Analysis]
     ) -> str:
-        """Join the English words with the original gaps: a/an, capitals, no 'to to the'."""
+        """Join the English words with the original gaps: a/an, capitals, no 'to to (the)'."""
         output = [gaps[0]]
         sentence_start = True
         previous = ""
         for index, word in enumerate(words):
             translation = english[index]
+            last = previous.rsplit(" ", 1)[-1]
+            if translation == last and analyses[index].pos == "prep" and output[-1].isspace():
+                translation = OMIT  # bis zu den Knöcheln: to the ankles, not to to the ankles
             if translation == OMIT:
                 if output[-1].isspace():
                     output.pop()
@@ -470,7 +688,7 @@ class GlossaryTranslator:
                 if translation == "a" and self._next_starts_with_vowel(english, index):
                     translation = "an"
                 first, _, rest = translation.partition(" ")
-                stutter = previous.rsplit(" ", 1)[-1] == first and output[-1].isspace()
+                stutter = last == first and output[-1].isspace()
                 if stutter and rest and analyses[index].pos in ("prep", "art"):
                     translation = rest  # bis zum Knie: to the knee, not to to the knee
                 if sentence_start and word[0].isupper():
@@ -497,15 +715,21 @@ class GlossaryTranslator:
         found = self._lookup(key, noun_first, STANDALONE_POS)
         parts = [found] if found else self._parse(key, noun_first)
         if not parts:
+            parts = self._lemma_parts(word, noun_first)
+        if not parts:
             parts = self._correct_typo(word, noun_first)
         if not parts and self.fallback:
             found = self._lookup(key, noun_first, STANDALONE_POS, lexicon=self.fallback)
             parts = [found] if found else None
         if parts:
             *modifiers, head = parts
+            base = ""
+            if self._is_present_form(key, head.entry):  # verfügt -> has, not have
+                base = head.entry.english
+                head = _Part(replace(head.entry, english=third_person(base)), "sg")
             singular = self._join(modifiers, head.entry, plural=False)
             plural = self._join(modifiers, head.entry, plural=True)
-            return Analysis(singular, plural, head.number, head.entry.pos, True, content)
+            return Analysis(singular, plural, head.number, head.entry.pos, True, content, base)
         if "-" in word.strip("-"):
             pieces = [self._analyse(piece) for piece in word.split("-") if piece]
             *first, last = [piece for piece in pieces if piece.singular != OMIT] or pieces
@@ -516,6 +740,37 @@ class GlossaryTranslator:
             known = all(piece.known for piece in pieces)
             return Analysis(singular, plural, last.number, last.pos, known, content)
         return Analysis(word, word, "sg", "", False, content)
+
+    @staticmethod
+    def _is_present_form(key: str, entry: Entry) -> bool:
+        """Whether a folded word read as the infinitive `entry` is its third person singular:
+        it ends in -t and holds no 'ge' more than the infinitive (verfügt, besticht; not the
+        participle durchgesetzt), so that the English tagger sees a verb ("has", "impresses")."""
+        lemma = fold(entry.german)
+        return (
+            entry.pos == "verb"
+            and lemma.endswith("n")
+            and key != lemma
+            and key.endswith("t")
+            and key.count("ge") <= lemma.count("ge")
+        )
+
+    def _lemma_parts(self, word: str, noun_first: bool) -> list[_Part] | None:
+        """The reading of the lemma simplemma gives an inflected form (trägt -> tragen), or None.
+
+        A noun read this way may be singular or plural (Glasknöpfen, Kleides): its neighbours
+        decide, as for nouns that are the same in both numbers.
+        """
+        key = fold(simplemma.lemmatize(word, lang="de"))
+        if key == fold(word):
+            return None
+        found = self._lookup(key, noun_first, STANDALONE_POS)
+        parts = [found] if found else self._parse(key, noun_first)
+        if not parts:
+            return None
+        *modifiers, head = parts
+        number = "sg-or-pl" if head.entry.pos == "noun" else head.number
+        return [*modifiers, _Part(head.entry, number)]
 
     def _correct_typo(self, word: str, noun_first: bool) -> list[_Part] | None:
         """The reading of a word one typing slip away (Kleeid, Klied, Könpfe); None if none.

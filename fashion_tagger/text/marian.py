@@ -1,6 +1,7 @@
 """The `marian` translation backend: German->English with a Hugging Face MarianMT model.
 
-Needs the optional extra `marian` (transformers, sentencepiece): `pip install -e '.[marian]'`.
+Needs the optional extra `marian` (transformers, sentencepiece, ctranslate2):
+`pip install -e '.[marian]'`.
 Nothing here imports them (or torch) until the backend is used, so the default glossary
 backend runs without them.
 
@@ -14,6 +15,10 @@ Where the model comes from (params `translate.marian`):
   `revision` should be a commit hash: a branch such as `main` can move. The stage prints the
   commit it used, to be pinned in params.yaml.
 Without either it stops with a one-line message saying how to provide the weights.
+
+Engines (`engine`): `ctranslate2` (the default) converts the model once and runs it with
+CTranslate2, int8 on the CPU and float16 on CUDA (text.marian_ct2), several times faster than
+`transformers`, which runs the model in PyTorch as below.
 
 Translation: identical texts are translated once; texts are sorted by length (longest first,
 so that a batch holds texts of similar length and little padding, and an out-of-memory error
@@ -43,12 +48,13 @@ DEFAULT_MODEL = "Helsinki-NLP/opus-mt-de-en"
 # Files a MarianMT checkpoint needs; hub repos also hold TensorFlow, Flax and Rust weights.
 MODEL_FILES = ["*.json", "*.spm", "*.safetensors", "pytorch_model.bin"]
 HUB_TIMEOUT = 10  # seconds to wait for the hub before concluding that it is unreachable
-REQUIRED_MODULES = ("transformers", "sentencepiece")
+REQUIRED_MODULES = ("transformers", "sentencepiece", "ctranslate2")
 
 
 class MarianParams(StrictModel):
     """The `translate.marian` section of params.yaml."""
 
+    engine: Literal["ctranslate2", "transformers"] = "ctranslate2"  # what runs the model
     model: str = DEFAULT_MODEL  # Hugging Face model id
     revision: str | None = "main"  # pin a commit hash; None: the hub's default branch
     local_path: str | None = None  # a save_pretrained folder; overrides model and revision

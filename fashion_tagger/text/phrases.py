@@ -6,21 +6,27 @@ collar") and adjective phrases ("short", "light blue"). Each phrase becomes a Me
 it names, with fallbacks ("black collar" -> "collar") for when the full phrase is too rare to be
 a tag. The data tables are files in text/resources:
 - tag_synonyms.tsv: spelling variants and synonyms, one tag per visual attribute;
-- tag_cues.tsv: words that negate the next phrase, make it a relation ("above the knee"), link a
-  subject to its adjectives ("the collar is black"), or end a clause;
-- negated_tags.tsv: the positive tag of a negated term ("without sleeves" -> "sleeveless").
+- tag_cues.tsv: words (or word pairs: "instead of") that negate the next phrase, make it a
+  relation ("above the knee"), link a subject to its adjectives ("the collar is black"), end a
+  clause, name a part of the dress ("sleeve"), another place a relation may point at
+  ("waist", "side"), or a piece whose modifiers say what it is made of ("lace inlay": lace);
+- negated_tags.tsv: the positive tag of a negated term ("without sleeves" -> "sleeveless");
+- length_phrases.tsv: the length tag of a relation to a body landmark ("reaches to the knee"
+  -> knee-length, "well above the knee" -> short).
 
 Who a modifier belongs to: modifiers of a noun belong to it ("white dots", "red belt") unless
 that noun is a carrier (a generic word such as "color" or "skirt", or a word on most items such
 as "dress"): then they describe the dress ("a black dress" -> black). After a copula, adjectives
 go to the clause's subject ("the collar is black" -> "black collar"; "it is black" -> black).
+A run of modifiers before a carrier is cut where it holds a part of the dress or a listed
+multi-word variant: "sky blue long sleeve mini dress" -> light blue, long sleeve, short.
 """
 
 from __future__ import annotations
 
 import functools
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import nltk
@@ -32,10 +38,12 @@ RESOURCES = Path(__file__).parent / "resources"
 SYNONYMS_FILE = RESOURCES / "tag_synonyms.tsv"
 CUES_FILE = RESOURCES / "tag_cues.tsv"
 NEGATED_FILE = RESOURCES / "negated_tags.tsv"
+LENGTHS_FILE = RESOURCES / "length_phrases.tsv"
 
 NOUN, ADJECTIVE, PHRASE = "noun", "adjective", "phrase"
-NEGATION, RELATION, COPULA, BOUNDARY = "negation", "relation", "copula", "boundary"
-CUE_ROLES = (NEGATION, RELATION, COPULA, BOUNDARY)
+NEGATION, RELATION, COPULA, BOUNDARY, PART = "negation", "relation", "copula", "boundary", "part"
+PLACE, PIECE = "place", "piece"
+CUE_ROLES = (NEGATION, RELATION, COPULA, BOUNDARY, PART, PLACE, PIECE)
 # Noun phrase: any modifiers, then a noun; adjective phrase: adjectives (past participles
 # count: "flared"). Adverbs ("very", "slightly") are not part of either.
 GRAMMAR = r"""
@@ -46,6 +54,18 @@ AP: {<JJ.*|VBN>+}
 NEGATION_JOINERS = frozenset({"or", "nor"})
 DETERMINERS = frozenset({"DT", "PRP$", "CD"})
 PRONOUN_TAGS = frozenset({"PRP"})
+# Relational heads that point on to the next phrase: "to the middle of the thighs".
+POINTERS = frozenset({"middle", "mid", "height", "level"})
+# Tokens between coordinated adjectives that share the next head: "long, short or puffed
+# sleeves" (adverbs such as "slightly" may stand before the last one).
+COORDINATORS = frozenset({",", "and", "or"})
+ADVERB_TAGS = frozenset({"RB", "RBR", "RBS"})
+# Adverbs that stay adverbs before a noun or adjective ("just knee-length", "only sleeves").
+DEGREE_ADVERBS = frozenset(
+    {"just", "only", "also", "even", "very", "too", "quite", "rather", "slightly", "well"}
+    | {"so", "still", "almost", "nearly", "about", "approximately", "exactly", "mostly"}
+    | {"often", "usually", "always", "never", "mainly", "partly", "especially", "relatively"}
+)
 
 
 @dataclass(frozen=True)
@@ -105,14 +125,40 @@ def negated_tags(path: Path = NEGATED_FILE) -> dict[str, str]:
 
 
 @functools.cache
+def length_phrases(path: Path = LENGTHS_FILE) -> dict[tuple[str, str], str]:
+    """(relation word, landmark) -> length tag, from length_phrases.tsv."""
+    return {(relation, landmark): tag for relation, landmark, tag in read_table(path, 3)}
+
+
+@functools.cache
+def length_relations(path: Path = LENGTHS_FILE) -> frozenset[str]:
+    """The relation words and word pairs of length_phrases.tsv ("above", "just above")."""
+    return frozenset(relation for relation, _ in length_phrases(path))
+
+
+@functools.cache
+def landmarks(path: Path = LENGTHS_FILE) -> frozenset[str]:
+    """The body landmarks of length_phrases.tsv (knee, floor, ...)."""
+    return frozenset(landmark for _, landmark in length_phrases(path))
+
+
+@functools.cache
 def chunker() -> nltk.RegexpParser:
     """NLTK's regular-expression chunker with GRAMMAR (built once per process)."""
     return nltk.RegexpParser(GRAMMAR)
 
 
+COLORED = "-colored"
+
+
 def canonical(text: str) -> str:
-    """The tag a word or phrase stands for, through the synonym table."""
-    return synonyms().get(text, text)
+    """The tag a word or phrase stands for, through the synonym table; "X-colored" stands for
+    X ("turquoise-colored": turquoise)."""
+    if text in synonyms():
+        return synonyms()[text]
+    if text.endswith(COLORED) and len(text) > len(COLORED):
+        return canonical(text.removesuffix(COLORED))
+    return text
 
 
 def word_kind(tag: str) -> str:
@@ -141,6 +187,59 @@ def dress_modifiers(words: Sequence[str], kinds: Sequence[str], negated: bool) -
     return Mention((run,), negated, tuple(dict.fromkeys(parts)))
 
 
+def carrier_modifiers(
+    words: Sequence[str], kinds: Sequence[str], negated: bool, carriers: Collection[str] = ()
+) -> list[Mention]:
+    """Mentions of the modifiers before a carrier. A listed multi-word variant ("sky blue") is
+    one unit; a part of the dress ("sleeve") takes the unit before it as its own phrase ("long
+    sleeve"); another carrier ("silk") is a mention of its own that ends a stretch ("light
+    blue silk dress": light blue); the other stretches of the run are adjectives of the dress
+    (dress_modifiers)."""
+    units: list[tuple[list[str], list[str]]] = []
+    start = 0
+    while start < len(words):
+        end = next(
+            (
+                end
+                for end in range(len(words), start + 1, -1)
+                if " ".join(words[start:end]) in synonyms()
+            ),
+            start + 1,
+        )
+        units.append((list(words[start:end]), list(kinds[start:end])))
+        start = end
+    if len(units) == len(words) and not any(
+        cues().get(word) == PART or word in carriers for word in words
+    ):
+        return [dress_modifiers(words, kinds, negated)]  # nothing to cut: the run as it was
+    mentions: list[Mention] = []
+    stretch: tuple[list[str], list[str]] = ([], [])
+
+    def close_stretch() -> None:
+        if stretch[0]:
+            mentions.append(dress_modifiers(*stretch, negated))
+            stretch[0].clear()
+            stretch[1].clear()
+
+    for unit_words, unit_kinds in units:
+        if cues().get(unit_words[-1]) == PART:
+            owner = ([stretch[0].pop()], [stretch[1].pop()]) if stretch[0] else ([], [])
+            close_stretch()
+            chain_words, chain_kinds = owner[0] + unit_words, owner[1] + unit_kinds
+            mentions.append(Mention(fallback_chain(chain_words, chain_kinds), negated))
+        elif len(unit_words) > 1:
+            close_stretch()
+            mentions.append(Mention((make_term(unit_words, unit_kinds),), negated))
+        elif unit_words[0] in carriers:
+            close_stretch()
+            mentions.append(Mention((Term(unit_words[0], NOUN),), negated))
+        else:
+            stretch[0].extend(unit_words)
+            stretch[1].extend(unit_kinds)
+    close_stretch()
+    return mentions
+
+
 def fallback_chain(words: Sequence[str], kinds: Sequence[str]) -> tuple[Term, ...]:
     """The run itself, then the run without its first word, and so on down to its last word."""
     chain: list[Term] = []
@@ -149,6 +248,61 @@ def fallback_chain(words: Sequence[str], kinds: Sequence[str]) -> tuple[Term, ..
         if term not in chain:
             chain.append(term)
     return tuple(chain)
+
+
+def repair_tags(tagged: TaggedSentence) -> TaggedSentence:
+    """Fix tagger slips that break phrases: punctuation tagged as a word ("(" as JJ) gets its
+    own tag, a part of the dress read as an adjective or verb is a noun ("square
+    neckline/JJ )"), a word joined by "or"/"and" to an adjective before a noun is an
+    adjective ("short/VB or long sleeves"), so is an adverb tag where only an adjective fits
+    (see adverb_as_adjective), and a past form between a modifier and a noun or
+    at the end of a clause is a participle ("the blue striped/VBD dress", "gladly
+    checked/VBD.")."""
+    repaired: TaggedSentence = []
+    for index, (token, tag) in enumerate(tagged):
+        if not any(character.isalnum() for character in token):
+            tag = token
+        elif tag.startswith(("JJ", "VB")) and cues().get(token.rstrip("s")) == PART:
+            tag = "NNS" if token.endswith("s") else "NN"
+        elif tag in ("VB", "VBP", "RB") and (
+            coordinated_with_adjective(tagged, index)
+            or (tag == "RB" and adverb_as_adjective(tagged, index))
+        ):
+            tag = "JJ"
+        elif tag == "VBD" and 0 < index < len(tagged) - 1:
+            before, after = tagged[index - 1][1], tagged[index + 1][1]
+            if after.startswith("NN") and (before.startswith("JJ") or before in DETERMINERS):
+                tag = "VBN"
+            elif not any(character.isalnum() for character in tagged[index + 1][0]):
+                tag = "VBN"  # at the clause end, in German order: "often checked."
+        repaired.append((token, tag))
+    return repaired
+
+
+def adverb_as_adjective(tagged: TaggedSentence, index: int) -> bool:
+    """Whether an adverb tag is an adjective's ("long/RB"): before a noun, before a comma and
+    an adjective ("long, wide sleeves"), or after a copula at the end of a clause ("the
+    sleeves are long.")."""
+    following = [tag for _, tag in tagged[index + 1 : index + 3]]
+    if cues().get(tagged[index][0]) or tagged[index][0].lower() in DEGREE_ADVERBS:
+        return False
+    if following[:1] and following[0].startswith("NN"):
+        return True
+    if following == [",", "JJ"]:
+        return True
+    after_copula = index > 0 and cues().get(tagged[index - 1][0]) == COPULA
+    return after_copula and (not following or following[0] in (".", ",", ";", ":", "CC"))
+
+
+def coordinated_with_adjective(tagged: TaggedSentence, index: int) -> bool:
+    """Whether tagged[index] is followed by "or"/"and", an adjective and a noun."""
+    following = tagged[index + 1 : index + 4]
+    return (
+        len(following) == 3
+        and following[0][0] in ("or", "and")
+        and following[1][1].startswith("JJ")
+        and following[2][1].startswith("NN")
+    )
 
 
 def merge_word_pairs(tagged: TaggedSentence) -> TaggedSentence:
@@ -175,6 +329,28 @@ class SentenceReader:
         self.carriers = carriers
         self.normalise_word = normalise_word
 
+    def split_phrase(self, node):
+        """A noun phrase cut where a plural noun or a part or place of the dress is followed
+        by a modifier, which starts the next phrase: "the back | large bows", "small pleats |
+        laid shoulder areas" (a plural or a part is no modifier of what follows it)."""
+        if not isinstance(node, nltk.Tree) or node.label() != "NP":
+            return [node]
+        leaves = node.leaves()
+        pieces, start = [], 0
+        for index in range(len(leaves) - 1):
+            (token, tag), following = leaves[index], leaves[index + 1][1]
+            role = cues().get(self.normalise_word(token, tag) or token.lower())
+            ends = tag == "NNS" or role in (PART, PLACE)
+            if tag.startswith("NN") and ends and following.startswith(("JJ", "VBN", "VBG")):
+                pieces.append(leaves[start : index + 1])
+                start = index + 1
+        if not pieces:
+            return [node]
+        pieces.append(leaves[start:])
+        return [
+            nltk.Tree("NP" if piece[-1][1].startswith("NN") else "AP", piece) for piece in pieces
+        ]
+
     def words(self, chunk: nltk.Tree) -> tuple[list[str], list[str]]:
         """Normalised words of a chunk and the kind of each."""
         pairs = [(self.normalise_word(token, tag), word_kind(tag)) for token, tag in chunk.leaves()]
@@ -183,25 +359,44 @@ class SentenceReader:
 
     def read(self, tagged: TaggedSentence) -> list[Mention]:
         """Mentions of one sentence, in text order."""
-        tagged = merge_word_pairs(tagged)
+        tagged = merge_word_pairs(repair_tags(tagged))
         if not tagged:
             return []
         mentions: list[Mention] = []
         state = ClauseState()
-        for node in chunker().parse(tagged):
+        nodes = [part for node in chunker().parse(tagged) for part in self.split_phrase(node)]
+        for index, node in enumerate(nodes):
             if isinstance(node, nltk.Tree):
                 self.read_chunk(node, state, mentions)
                 continue
             token, tag = node
-            role = cues().get(token)
+            if token not in COORDINATORS and tag not in ADVERB_TAGS:
+                state.coordinated.clear()
+            following = nodes[index + 1] if index + 1 < len(nodes) else None
+            pair = f"{token} {following[0]}" if isinstance(following, tuple) else ""
+            role = cues().get(pair) or cues().get(token)
             if role == BOUNDARY:
+                coordinated = state.coordinated if token in COORDINATORS else []
+                subject = (state.subject, state.subject_index) if token == ":" else (None, None)
                 state.reset()
+                state.coordinated = coordinated
+                if subject[0] is not None and cues().get(subject[0]) == PART:
+                    state.subject, state.subject_index = subject  # "sleeve: short"
+                    state.after_copula = True
             elif role == NEGATION:
                 state.negation = True
             elif role == RELATION and tag in ("IN", "TO", "RP", "RB"):
-                state.relation = True
+                degree = nodes[index - 1] if index else None
+                degree_word = degree[0] if isinstance(degree, tuple) else ""
+                state.relation = (
+                    f"{degree_word} {token}"
+                    if f"{degree_word} {token}" in length_relations()
+                    else token
+                )
             elif role == COPULA:
                 state.after_copula = True
+            elif token == "with":  # "the bolero is with lace": it has lace, no "lace bolero"
+                state.after_copula = False
             elif tag in PRONOUN_TAGS and not state.after_copula:
                 state.subject = None
                 state.subject_index = None
@@ -216,13 +411,13 @@ class SentenceReader:
     def read_chunk(self, chunk: nltk.Tree, state: ClauseState, mentions: list[Mention]) -> None:
         """Add the mentions of one noun or adjective phrase, updating the clause state."""
         words, kinds = self.words(chunk)
+        coordinated, state.coordinated = state.coordinated, []
         negated = state.negation or state.negated_run
         state.negation = False
         state.negated_run = negated
+        if state.relation and self.read_relation(chunk, state, mentions, negated):
+            return  # "above the knee": a place, not an attribute, but maybe a length
         if not words:
-            return
-        if state.relation:  # "above the knee": a place, not an attribute
-            state.relation = False
             return
         subject = state.subject
         attach = (
@@ -238,7 +433,8 @@ class SentenceReader:
                 [w for w, _ in pairs] + [subject], [k for _, k in pairs] + [NOUN]
             )
             mention = Mention(chain, negated)
-            if state.subject_index is not None:
+            bare = state.subject_index is not None and len(mentions[state.subject_index].chain) == 1
+            if bare:  # "the collar is black": black collar, not collar too
                 mentions[state.subject_index] = mention
                 state.subject_index = None
             else:
@@ -247,9 +443,25 @@ class SentenceReader:
         head, modifiers = words[-1], words[:-1]
         if chunk.label() == "AP":  # "it is light blue"
             mentions.append(dress_modifiers(words, kinds, negated))
+            state.coordinated = [*coordinated, (len(mentions) - 1, words, kinds)]
             return
+        if cues().get(head) == PART:
+            share_head(head, coordinated, mentions)
+        inner = [index for index, word in enumerate(modifiers) if word in self.carriers]
+        if inner and head not in self.carriers:  # "flared skirt hem": flared for the dress
+            mentions.append(Mention((Term(modifiers[inner[-1]], NOUN),), negated))
+            if inner[-1]:
+                mentions.extend(
+                    carrier_modifiers(
+                        words[: inner[-1]], kinds[: inner[-1]], negated, self.carriers
+                    )
+                )
+            words, kinds = words[inner[-1] + 1 :], kinds[inner[-1] + 1 :]
         if head not in self.carriers:
-            mentions.append(Mention(fallback_chain(words, kinds), negated))
+            chain = fallback_chain(words, kinds)
+            if cues().get(head) == PIECE and len(words) > 1:  # "lace inlay": lace
+                chain = tuple(dict.fromkeys(chain[:1] + fallback_chain(words[:-1], kinds[:-1])))
+            mentions.append(Mention(chain, negated))
             if not state.after_copula and state.subject is None:
                 state.subject = head
                 state.subject_index = len(mentions) - 1
@@ -258,7 +470,34 @@ class SentenceReader:
         # mention too, so that the report counts it (as too frequent or generic).
         mentions.append(Mention((Term(head, NOUN),), negated and not modifiers))
         if modifiers:
-            mentions.append(dress_modifiers(modifiers, kinds[:-1], negated))
+            mentions.extend(carrier_modifiers(modifiers, kinds[:-1], negated, self.carriers))
+
+    def read_relation(
+        self, chunk: nltk.Tree, state: ClauseState, mentions: list[Mention], negated: bool
+    ) -> bool:
+        """The phrase after a relation word, when it names a place: the length it gives where
+        its head is a landmark ("to the knee": knee-length); "the middle of" passes the
+        relation on to the next one. False when the head is no place ("from white ruffles",
+        "at this long black dress"): the phrase is then read as any other."""
+        landmark = self.normalise_word(*chunk.leaves()[-1])
+        if landmark in POINTERS:
+            return True
+        tag = length_phrases().get((state.relation, landmark))
+        state.relation = ""
+        if tag:
+            mentions.append(Mention((Term(tag, ADJECTIVE),), negated))
+            return True
+        return landmark in landmarks() or cues().get(landmark) in (PART, PLACE)
+
+
+def share_head(
+    head: str, coordinated: Sequence[tuple[int, list[str], list[str]]], mentions: list[Mention]
+) -> None:
+    """Adjectives coordinated before a part's phrase take the part as their head too:
+    "long, short or rolled sleeves" -> long sleeve, short sleeve, rolled sleeve."""
+    for index, words, kinds in coordinated:
+        chain = fallback_chain([*words, head], [*kinds, NOUN])
+        mentions[index] = Mention(chain, mentions[index].negated)
 
 
 @dataclass
@@ -270,8 +509,10 @@ class ClauseState:
     after_copula: bool = False
     negation: bool = False  # a negation cue waits for its phrase
     negated_run: bool = False  # the last phrase was negated ("no X or Y")
-    relation: bool = False  # a relational preposition waits for its phrase
+    relation: str = ""  # a relation word ("above") waits for its phrase
     determiner: bool = False  # the last token was a determiner ("is a long dress")
+    # adjective phrases joined by commas, "and", "or" so far: (mention index, words, kinds)
+    coordinated: list[tuple[int, list[str], list[str]]] = field(default_factory=list)
 
     def reset(self) -> None:
         """Forget everything at a clause boundary."""

@@ -18,7 +18,8 @@ The recipe, made well-defined:
 Items that carry "tags" (a user's labelled images) skip all this and keep their own tags; then
 every item must carry them and the vocabulary is every given tag.
 
-Outputs: data/tags/items.json ([{"id", "tags": [sorted labels]}], sorted by id),
+Outputs: data/tags/items.json ([{"id", "tags": [sorted labels], "descriptions": number of
+texts, "mentions": {label: texts stating it}}], sorted by id; given tags: 1 text),
 data/tags/vocabulary.json ({"nouns": [...], "adjectives": [...]} or {"given": [...]}, each in
 frequency order) and metrics/tag_frequency.csv (tag,kind,items; a DVC bar plot).
 """
@@ -48,76 +49,29 @@ VOCABULARY_KEYS = {NOUN: "nouns", ADJECTIVE: "adjectives", PHRASE: "phrases", GI
 MIN_TERM_LENGTH = 3
 TERM_PATTERN = re.compile(r"[a-z]+(?:-[a-z]+)*")
 
-# Plurals that the suffix rules below would get wrong.
-IRREGULAR_PLURALS = {
-    "men": "man",
-    "women": "woman",
-    "children": "child",
-    "feet": "foot",
-    "teeth": "tooth",
-    "geese": "goose",
-    "mice": "mouse",
-    "people": "person",
-    "knives": "knife",
-    "wives": "wife",
-    "lives": "life",
-    "leaves": "leaf",
-    "halves": "half",
-    "calves": "calf",
-    "shelves": "shelf",
-    "scarves": "scarf",
-    "wolves": "wolf",
-    "thieves": "thief",
-    "heroes": "hero",
-    "echoes": "echo",
-    "potatoes": "potato",
-    "tomatoes": "tomato",
-    "criteria": "criterion",
-    "phenomena": "phenomenon",
-}
-# Nouns that are plural in form only, or the same in both numbers: kept as they are.
-UNCHANGED_PLURALS = frozenset(
-    {
-        "clothes",
-        "trousers",
-        "pants",
-        "jeans",
-        "shorts",
-        "tights",
-        "leggings",
-        "culottes",
-        "dungarees",
-        "overalls",
-        "pyjamas",
-        "pajamas",
-        "knickers",
-        "glasses",
-        "sunglasses",
-        "scissors",
-        "series",
-        "species",
-        "news",
-        "means",
-        "canvas",
-        "physics",
-        "mathematics",
-        "economics",
-        "graphics",
-        "aesthetics",
-    }
-)
-# Suffix rules, first match wins: (plural ending, singular ending).
-PLURAL_SUFFIXES = (
-    ("sses", "ss"),  # dresses -> dress
-    ("zzes", "zz"),  # buzzes -> buzz
-    ("xes", "x"),  # boxes -> box
-    ("ches", "ch"),  # patches -> patch
-    ("shes", "sh"),  # sashes -> sash
-)
+PLURALS_FILE = phrases.RESOURCES / "english_plurals.tsv"
+PLURAL_KINDS = ("irregular", "unchanged", "suffix")
+
+
+def plural_rules(path: Path = PLURALS_FILE) -> dict[str, list[tuple[str, str]]]:
+    """English plural rules by kind (irregular plurals, nouns kept as they are, suffix rules
+    in order), from english_plurals.tsv."""
+    rules: dict[str, list[tuple[str, str]]] = {kind: [] for kind in PLURAL_KINDS}
+    for kind, plural, singular in phrases.read_table(path, 3):
+        if kind not in rules:
+            raise PipelineError(f"{path}: plural {plural!r}: unknown kind {kind!r}")
+        rules[kind].append((plural, singular))
+    return rules
+
+
+PLURAL_RULES = plural_rules()
+IRREGULAR_PLURALS = dict(PLURAL_RULES["irregular"])
+UNCHANGED_PLURALS = frozenset(plural for plural, _ in PLURAL_RULES["unchanged"])
+PLURAL_SUFFIXES = tuple(PLURAL_RULES["suffix"])  # (plural ending, singular ending), first wins
 
 
 class PhrasesParams(StrictModel):
-    """The `tags.phrases` section: settings of the method "phrases" (text.phrase_tags)."""
+    """The `tags.phrases` section: settings of the method "phrases" (`extract_phrase_labels`)."""
 
     vocab_size: int = Field(gt=0, description="tags kept per kind (nouns, adjectives, phrases)")
     max_df: float = Field(gt=0, le=1, description="terms on more than this share of items drop")
@@ -129,8 +83,9 @@ class PhrasesParams(StrictModel):
 class TagsParams(StrictModel):
     """The `tags` section of params.yaml."""
 
+    # no default: params.yaml is the one place that chooses (docs/tags.md describes both)
     method: Literal["recipe", "phrases"] = Field(
-        "recipe", description="recipe: the README rule; phrases: see text.phrase_tags"
+        description="recipe: the recipe's TF-IDF top-k rule; phrases: extract_phrase_labels"
     )
     top_k: int = Field(gt=0, description="recipe: nouns and adjectives each item keeps (TF-IDF)")
     vocab_size: int = Field(gt=0, description="recipe: most frequent nouns (and adjectives) kept")
@@ -282,12 +237,18 @@ def extract_labels(
     params: TagsParams,
     tagger: TextTagger | None = None,
     progress: bool = False,
-) -> tuple[list[list[str]], dict[str, list[str]], dict[str, tuple[int, str]]]:
-    """Labels (sorted) of each item, given each item's English texts, the vocabulary and the
-    selected terms left out of it ({term: (items selecting it, "beyond vocab_size")})."""
+) -> tuple[list[list[str]], dict[str, list[str]], dict[str, tuple[int, str]], list[dict]]:
+    """Labels (sorted) of each item, given each item's English texts, the vocabulary, the
+    selected terms left out of it ({term: (items selecting it, "beyond vocab_size")}) and per
+    item how many of its texts contain each label."""
+    tagged = tag_items(texts, tagger, progress)
+    per_text = [
+        [{term for term, _ in candidate_terms(sentence, params.lemmatize)} for sentence in item]
+        for item in tagged
+    ]
     documents = [
         [pair for sentence in sentences for pair in candidate_terms(sentence, params.lemmatize)]
-        for sentences in tag_items(texts, tagger, progress)
+        for sentences in tagged
     ]
     kinds = majority_kinds(documents)
     scores = tfidf_scores([[term for term, _ in document] for document in documents])
@@ -306,7 +267,11 @@ def extract_labels(
         for term, count in selected.items()
         if term not in in_vocabulary
     }
-    return labels, vocabulary, dropped
+    counts = [
+        {label: sum(label in text for text in texts) for label in item_labels}
+        for item_labels, texts in zip(labels, per_text, strict=True)
+    ]
+    return labels, vocabulary, dropped, counts
 
 
 def normalise_given_tags(tags: Sequence[str]) -> list[str]:
@@ -352,19 +317,25 @@ def label_items(
     if has_tags:
         labels = [normalise_given_tags(item["tags"]) for item in items]
         vocabulary, dropped = given_vocabulary(labels), {}
+        counts = [dict.fromkeys(item_labels, 1) for item_labels in labels]
     else:
         texts = [item["english"] for item in items]
         if params.method == "recipe":
-            labels, vocabulary, dropped = extract_labels(texts, params, tagger, progress)
+            labels, vocabulary, dropped, counts = extract_labels(texts, params, tagger, progress)
         else:
-            labels, vocabulary, dropped, negated_items = extract_phrase_labels(
+            labels, vocabulary, dropped, negated_items, counts = extract_phrase_labels(
                 texts, params, tagger, progress
             )
     if not any(vocabulary.values()):
         raise PipelineError(f"{source}: no tags found (no nouns or adjectives in any item)")
     labelled = [
-        {"id": item["id"], "tags": item_labels}
-        for item, item_labels in zip(items, labels, strict=True)
+        {
+            "id": item["id"],
+            "tags": item_labels,
+            "descriptions": 1 if has_tags else len(item["english"]),
+            "mentions": item_counts,
+        }
+        for item, item_labels, item_counts in zip(items, labels, counts, strict=True)
     ]
     return TagResult(labelled, vocabulary, negated_items, dropped)
 
@@ -510,15 +481,41 @@ def extract_phrase_labels(
     tagger: TextTagger | None = None,
     progress: bool = False,
 ) -> PhraseLabels:
-    """Like extract_labels, by the method "phrases", plus the items negating each term."""
+    """Like extract_labels, by the method "phrases": labels, vocabulary, dropped terms, the
+    items negating each term, and per item how many of its texts state each label."""
     normalise = make_word_normaliser(params.lemmatize)
     carriers = frozenset(params.phrases.carriers) | frozenset(params.phrases.generic_words)
     reader = phrases.SentenceReader(carriers, normalise)
-    mentions = [
-        [mention for sentence in sentences for mention in reader.read(sentence)]
+    per_text = [
+        [reader.read(sentence) for sentence in sentences]
         for sentences in tag_items(texts, tagger, progress)
     ]
-    return phrase_labels(mentions, params.phrases)
+    mentions = [[mention for text in item for mention in text] for item in per_text]
+    labels, vocabulary, dropped, negated_items = phrase_labels(mentions, params.phrases)
+    return labels, vocabulary, dropped, negated_items, text_counts(per_text, labels, vocabulary)
+
+
+def text_counts(
+    per_text: Sequence[Sequence[Sequence[phrases.Mention]]],
+    labels: Sequence[list[str]],
+    vocabulary: dict[str, list[str]],
+) -> list[dict[str, int]]:
+    """Per item, how many of its texts state each of its labels (their mentions resolved as
+    `phrase_labels` resolves the item's pooled mentions)."""
+    kept_phrases = set(vocabulary[VOCABULARY_KEYS[phrases.PHRASE]])
+    counts = []
+    for item, item_labels in zip(per_text, labels, strict=True):
+        stated: Counter = Counter()
+        for text in item:
+            tags = set()
+            for mention in text:
+                if mention.negated:
+                    mention = positive_mention(mention)
+                if mention is not None:
+                    tags.update(resolve(mention, kept_phrases))
+            stated.update(tags & set(item_labels))
+        counts.append({label: stated[label] for label in item_labels})
+    return counts
 
 
 # --- Tag report ---------------------------------------------------------------------------------

@@ -82,7 +82,12 @@ def glossary_backend(
 def marian_backend(
     params: TranslateParams, lexicon: Lexicon, device: str = "auto"
 ) -> MarianTranslator:
-    """The neural translator on `device` (loads transformers and the model only now)."""
+    """The neural translator on `device`, run by the engine `translate.marian.engine` (loads
+    its libraries and the model only now)."""
+    if params.marian.engine == "ctranslate2":
+        from fashion_tagger.text.marian_ct2 import CTranslate2Marian
+
+        return CTranslate2Marian.load(params.marian, device)
     return MarianTranslator.load(params.marian, device)
 
 
@@ -170,7 +175,7 @@ def untranslated_words(source: str, english: str, glossary: GlossaryTranslator) 
     unchanged = {word.lower() for word in WORD.findall(english)}
     return [
         word
-        for word in glossary.lexicon.content_words(source)
+        for word in glossary.content_words(source)
         if word in unchanged and not glossary.keeps_word(word)
     ]
 
@@ -181,7 +186,7 @@ def measure_coverage(
     """Content words of the texts and those the backend left untranslated."""
     coverage = Coverage(descriptions=len(texts))
     for text, repeats in Counter(texts).items():
-        coverage.content_tokens += repeats * len(glossary.lexicon.content_words(text))
+        coverage.content_tokens += repeats * len(glossary.content_words(text))
         for word in untranslated_words(text, english[text], glossary):
             coverage.untranslated[word] += repeats
     return coverage

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import csv
 import re
-import shutil
 from pathlib import Path
 
 from pydantic import Field
@@ -27,7 +26,7 @@ from tqdm import tqdm
 
 from fashion_tagger.data.images import ImageError, verify_image
 from fashion_tagger.errors import PipelineError
-from fashion_tagger.io import atomic_path
+from fashion_tagger.io import atomic_folder
 from fashion_tagger.params import StrictModel
 
 TAG_SEPARATORS = re.compile(r"[,\s]+")
@@ -36,7 +35,7 @@ TAG_SEPARATORS = re.compile(r"[,\s]+")
 class Params(StrictModel):
     """Params of the `labelled` source (params.yaml: download.labelled)."""
 
-    csv: str = "data/labelled/labels.csv"
+    csv: str = "labelled/labels.csv"
     images_dir: str | None = None  # null: the folder holding the CSV
     image_column: str = "image"
     tags_column: str = "tags"
@@ -167,8 +166,8 @@ def locate_images(
 def fetch(params: Params, raw_dir: Path) -> list[dict]:
     """Verify and copy the listed images into raw_dir/images; return normalised items.
 
-    The CSV and the image paths are checked before raw_dir/images is emptied, so a broken CSV
-    leaves the last good images in place.
+    The images are written into a temporary folder that replaces raw_dir/images whole once
+    all of them passed, so a broken CSV or image leaves the last good images in place.
     """
     csv_path = Path(params.csv)
     rows = read_rows(params)
@@ -177,7 +176,18 @@ def fetch(params: Params, raw_dir: Path) -> list[dict]:
         raise PipelineError(f"download.labelled.images_dir: {images_dir}: folder not found")
     sources = locate_images(rows, images_dir, csv_path)
     root = images_dir.resolve()
-    shutil.rmtree(raw_dir / "images", ignore_errors=True)
+    with atomic_folder(raw_dir / "images") as folder:
+        return copy_images(rows, sources, root, folder, params)
+
+
+def copy_images(
+    rows: list[tuple[int, str, list[str], dict[str, str]]],
+    sources: list[Path],
+    root: Path,
+    folder: Path,
+    params: Params,
+) -> list[dict]:
+    """Verify each image and copy it to `folder/<its path under root>`; the items."""
     width = max(5, len(str(len(rows) - 1)))
     items = []
     progress = tqdm(list(zip(rows, sources, strict=True)), desc="labelled images", unit="img")
@@ -186,10 +196,11 @@ def fetch(params: Params, raw_dir: Path) -> list[dict]:
         try:
             verify_image(data, params.min_side, params.max_pixels)
         except ImageError as error:
-            raise PipelineError(f"{csv_path}: line {line}: {image}: {error}") from None
+            raise PipelineError(f"{Path(params.csv)}: line {line}: {image}: {error}") from None
         relative = source.relative_to(root).as_posix()
-        with atomic_path(raw_dir / "images" / relative) as temporary:
-            temporary.write_bytes(data)
+        target = folder / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
         item = {
             "id": f"l{index:0{width}d}",
             "image": f"images/{relative}",

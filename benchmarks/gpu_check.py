@@ -401,7 +401,7 @@ def fit_and_serve(classes, splits, size: Size, device: torch.device, folder: Pat
         )
     model, record = load_model(folder / "model.pt")
     files = list_images([pictures])
-    pixels, _ = load_pixels(files, record["height"], record["width"])
+    pixels, _ = load_pixels(files, record.height, record.width)
     tagged: list = []
     timed(
         "predict",

@@ -23,17 +23,17 @@ def predict(args: argparse.Namespace) -> None:
     """Tag images and print, per image, the tags with their scores and thresholds."""
     from fashion_tagger.data.images import list_images, load_pixels
     from fashion_tagger.labels.exclusive import read_exclusive_groups, resolve
-    from fashion_tagger.model.network import load_model, tag_thresholds
+    from fashion_tagger.model.network import load_model
     from fashion_tagger.serving.display import ImageTags, format_json, format_table, model_line
     from fashion_tagger.serving.origin import model_origin
     from fashion_tagger.serving.predict import score_pixels
     from fashion_tagger.torch_utils import select_device
 
     tagger, record = load_model(args.model)
-    thresholds = dict(zip(record["classes"], tag_thresholds(record, args.threshold), strict=True))
+    thresholds = dict(zip(record.classes, record.tag_thresholds(args.threshold), strict=True))
     paths = list_images(args.images)
     device = select_device(args.device, "--device")
-    pixels, padded = load_pixels(paths, record["height"], record["width"])
+    pixels, padded = load_pixels(paths, record.height, record.width)
     tagged, attributes = score_pixels(tagger, record, pixels, args.threshold, device, tta=args.tta)
     groups = read_exclusive_groups()
     results = []
@@ -45,7 +45,7 @@ def predict(args: argparse.Namespace) -> None:
         print(format_json(origin, record, args.threshold, results, thresholds))
         return
     print(model_line(origin, record, args.threshold))
-    print(format_table(results, thresholds, record["width"], record["height"]))
+    print(format_table(results, thresholds, record.width, record.height))
 
 
 def similar(args: argparse.Namespace) -> None:

@@ -54,7 +54,7 @@ from fashion_tagger.model.inference import (
     predict,
     split_probabilities,
 )
-from fashion_tagger.model.network import check_image_size, load_model
+from fashion_tagger.model.network import ModelRecord, load_model
 from fashion_tagger.params import read_params
 from fashion_tagger.paths import (
     ATTRIBUTE_METRICS_FILE,
@@ -75,7 +75,7 @@ from fashion_tagger.tracking import Tracker, grouped, section_params, test_descr
 
 
 def evaluate_attributes(
-    record: dict,
+    record: ModelRecord,
     data: dict[str, SplitData],
     probabilities: dict,
     tta_probabilities: dict | None,
@@ -84,7 +84,7 @@ def evaluate_attributes(
     attribute, model and majority-class baseline, and the flip-averaged model when evaluate.tta
     is on (`record`: the model's record, which names its attributes' classes)."""
     classes = load_attribute_classes()
-    trained = record.get("attributes", {})
+    trained = record.attributes
     if [(name, list(values)) for name, values in trained.items()] != list(classes.items()):
         raise PipelineError(
             f"{MODEL_FILE}: trained on other attributes than data/encode; re-run train"
@@ -105,10 +105,10 @@ def main() -> None:
     runtime = read_params("runtime.evaluate", InferenceRuntime)
     tagger, record = load_model(MODEL_FILE)
     classes, data = load_labelled_split(("train", "test"))
-    if record["classes"] != classes:
+    if record.classes != classes:
         raise PipelineError(f"{MODEL_FILE}: trained on other tags than data/encode; re-run train")
     test = data["test"]
-    check_image_size(record, test.cache, MODEL_FILE)
+    record.check_image_size(test.cache, MODEL_FILE)
     device = select_device(runtime.device, "runtime.evaluate.device")
     with tqdm(total=len(test.ids), desc="evaluate", unit="img") as bar:
         # with tta, the plain and the flip-averaged scores from one pass over the test split

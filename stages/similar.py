@@ -19,7 +19,7 @@ from fashion_tagger.data.mapped import load_cache
 from fashion_tagger.errors import run_stage
 from fashion_tagger.io import atomic_path, read_json, write_json
 from fashion_tagger.model.inference import InferenceRuntime, predict
-from fashion_tagger.model.network import check_image_size, load_model
+from fashion_tagger.model.network import load_model
 from fashion_tagger.params import read_params
 from fashion_tagger.paths import (
     EMBEDDING_IDS_FILE,
@@ -37,7 +37,7 @@ def embed_dataset(params: SimilarParams, runtime: InferenceRuntime) -> None:
     """Embed every cached image, save the embeddings and draw the query rows."""
     tagger, record = load_model(MODEL_FILE)
     ids, images = load_cache()
-    check_image_size(record, images, MODEL_FILE)
+    record.check_image_size(images, MODEL_FILE)
     device = select_device(runtime.device, "runtime.similar.device")
     with tqdm(total=len(images), desc="similar", unit="img") as bar:
         embeddings = predict(

@@ -165,9 +165,19 @@ def test_saved_model_round_trips(tmp_path):
     loaded, record = load_model(tmp_path / "model.pt")
     images = torch.randint(0, 256, (2, 3, HEIGHT, WIDTH), dtype=torch.uint8)
     assert torch.equal(loaded(images), tagger(images))
-    assert record["classes"] == CLASSES and (record["height"], record["width"]) == (HEIGHT, WIDTH)
-    assert record["thresholds"] == thresholds and loaded.pretrained
-    assert model.tag_thresholds(record, "global").tolist() == [0.3] * 4
+    assert record.classes == CLASSES and (record.height, record.width) == (HEIGHT, WIDTH)
+    assert record.thresholds == thresholds and loaded.pretrained
+    assert record.tag_thresholds("global").tolist() == [0.3] * 4
+
+
+def test_a_file_that_is_not_a_model_gets_one_line(tmp_path):
+    tagger = Tagger("efficientnet_lite0", 4, head="linear", pretrained=False).eval()
+    save_model(tmp_path / "model.pt", tagger, CLASSES, HEIGHT, WIDTH)
+    saved = torch.load(tmp_path / "model.pt", weights_only=True)
+    del saved["thresholds"]
+    torch.save(saved, tmp_path / "other.pt")
+    with pytest.raises(PipelineError, match=r"other\.pt: not a model written by this version"):
+        load_model(tmp_path / "other.pt")
 
 
 @pytest.mark.parametrize(

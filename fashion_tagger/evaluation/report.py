@@ -27,7 +27,7 @@ from fashion_tagger.evaluation.metrics import (
     summary,
     threshold_metrics,
 )
-from fashion_tagger.model.network import tag_thresholds
+from fashion_tagger.model.network import ModelRecord
 from fashion_tagger.params import StrictModel
 
 # eval.json's names for the numbers at evaluate.threshold (all others: eval_details.json)
@@ -60,7 +60,11 @@ def prior_scores(train_labels: np.ndarray, items: int) -> np.ndarray:
 
 
 def details(
-    y_true: np.ndarray, scores: np.ndarray, baseline: np.ndarray, threshold: float, record: dict
+    y_true: np.ndarray,
+    scores: np.ndarray,
+    baseline: np.ndarray,
+    threshold: float,
+    record: ModelRecord,
 ) -> dict:
     """The eval_details.json content: every number of model and baseline at `threshold`, and of
     the model at the val-chosen global and per-tag thresholds (`record`: the model's record)."""
@@ -70,7 +74,7 @@ def details(
     baseline_scores.pop("map_tags_excluded")
     by_threshold = {}
     for mode in ("global", "per_tag"):
-        thresholds = tag_thresholds(record, mode)
+        thresholds = record.tag_thresholds(mode)
         figures = {
             key: round(value, 4)
             for key, value in threshold_metrics(y_true, scores, thresholds).items()
@@ -110,13 +114,13 @@ def model_numbers(summary: dict) -> dict:
 
 
 def per_tag_rows(
-    y_true: np.ndarray, scores: np.ndarray, threshold: float, record: dict
+    y_true: np.ndarray, scores: np.ndarray, threshold: float, record: ModelRecord
 ) -> list[dict]:
     """per_tag.csv: the per-tag table at `threshold`, plus each tag's val-chosen threshold and
     its test F1 there."""
-    classes = record["classes"]
+    classes = record.classes
     rows = per_tag_table(y_true, scores, threshold, classes)
-    thresholds = tag_thresholds(record, "per_tag")
+    thresholds = record.tag_thresholds("per_tag")
     tuned = per_tag_prf(y_true, scores, thresholds)[2]
     for row, tag_threshold, tuned_f1 in zip(rows, thresholds, tuned, strict=True):
         row["threshold"] = round(float(tag_threshold), 4)

@@ -22,6 +22,7 @@ from __future__ import annotations
 import importlib.metadata
 import os
 import urllib.error
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Literal
 
@@ -264,6 +265,41 @@ def split_outputs(
     return parts[0], list(parts[1:])
 
 
+@dataclass(frozen=True)
+class ModelRecord:
+    """What `model.pt` says about its model besides the weights: how to rebuild it, its tags,
+    the image size it was trained at, its tag thresholds ({"fixed": float, "global": float,
+    "per_tag": [float...]}) and the class names of each attribute head."""
+
+    backbone: str
+    head: str
+    dropout: float
+    pretrained: bool
+    classes: list[str]
+    height: int
+    width: int
+    thresholds: dict
+    attributes: dict[str, list[str]]
+
+    def check_image_size(self, images: np.ndarray, model_file: Path | str) -> None:
+        """The model scores images only at the size it was trained at (uint8 NHWC `images`)."""
+        if images.shape[1:3] != (self.height, self.width):
+            raise PipelineError(f"{model_file}: trained at another image size than data/prepare")
+
+    def tag_thresholds(self, mode: str) -> np.ndarray:
+        """The model's threshold per tag for `mode` (fixed, global or per_tag)."""
+        if mode not in self.thresholds:
+            raise PipelineError(
+                f"the model has no '{mode}' thresholds (it has {list(self.thresholds)})"
+            )
+        return np.broadcast_to(
+            np.asarray(self.thresholds[mode], dtype=np.float64), (len(self.classes),)
+        )
+
+
+RECORD_FIELDS = [field.name for field in fields(ModelRecord)]
+
+
 def save_model(
     path: Path | str,
     tagger: Tagger,
@@ -273,59 +309,42 @@ def save_model(
     thresholds: dict | None = None,
     attribute_classes: dict[str, list[str]] | None = None,
 ) -> None:
-    """Write all that rebuilding and running the model needs (weights, architecture, tags, image
-    size, its tag thresholds: {"fixed": float, "global": float, "per_tag": [float...]}, and
-    the class names of each attribute head)."""
-    record = {
-        "state_dict": {key: value.cpu() for key, value in tagger.state_dict().items()},
-        "backbone": tagger.backbone_name,
-        "head": tagger.head_kind,
-        "dropout": tagger.dropout,
-        "pretrained": tagger.pretrained,
-        "classes": list(classes),
-        "height": height,
-        "width": width,
-        "thresholds": thresholds or {"fixed": 0.5},
-        "attributes": dict(attribute_classes or {}),
-    }
-    save_torch(path, record)
+    """Write the weights and the model's `ModelRecord` (as plain values: the file loads with
+    `weights_only=True`)."""
+    record = ModelRecord(
+        backbone=tagger.backbone_name,
+        head=tagger.head_kind,
+        dropout=tagger.dropout,
+        pretrained=tagger.pretrained,
+        classes=list(classes),
+        height=height,
+        width=width,
+        thresholds=thresholds or {"fixed": 0.5},
+        attributes=dict(attribute_classes or {}),
+    )
+    state = {key: value.cpu() for key, value in tagger.state_dict().items()}
+    save_torch(path, {"state_dict": state, **asdict(record)})
 
 
-def load_model(path: Path | str) -> tuple[Tagger, dict]:
-    """Rebuild a saved model in eval mode; returns it and its record (classes, height, ...).
+def load_model(path: Path | str) -> tuple[Tagger, ModelRecord]:
+    """Rebuild a saved model in eval mode; returns it and its record.
 
     No pretrained weights are fetched: the saved state holds every weight and the normalisation.
     """
     path = Path(path)
     if not path.exists():
         raise PipelineError(f"{path}: file not found")
-    record = torch.load(path, map_location="cpu", weights_only=True)
-    if "thresholds" not in record:
-        raise PipelineError(f"{path}: written by an older version of train; re-run train")
-    attributes = {name: len(values) for name, values in record.get("attributes", {}).items()}
+    saved = torch.load(path, map_location="cpu", weights_only=True)
+    if not isinstance(saved, dict) or set(saved) != {"state_dict", *RECORD_FIELDS}:
+        raise PipelineError(f"{path}: not a model written by this version of train; re-run train")
+    record = ModelRecord(**{name: saved[name] for name in RECORD_FIELDS})
     tagger = Tagger(
-        record["backbone"],
-        len(record["classes"]),
-        record["dropout"],
-        record["head"],
-        attributes=attributes,
+        record.backbone,
+        len(record.classes),
+        record.dropout,
+        record.head,
+        attributes={name: len(values) for name, values in record.attributes.items()},
     )
-    tagger.pretrained = record["pretrained"]
-    tagger.load_state_dict(record["state_dict"])
+    tagger.pretrained = record.pretrained
+    tagger.load_state_dict(saved["state_dict"])
     return tagger.eval(), record
-
-
-def check_image_size(record: dict, images: np.ndarray, model_file: Path | str) -> None:
-    """The model scores images only at the size it was trained at (uint8 NHWC `images`)."""
-    if images.shape[1:3] != (record["height"], record["width"]):
-        raise PipelineError(f"{model_file}: trained at another image size than data/prepare")
-
-
-def tag_thresholds(record: dict, mode: str) -> np.ndarray:
-    """The model's threshold per tag for `mode` (fixed, global or per_tag)."""
-    thresholds = record["thresholds"]
-    if mode not in thresholds:
-        raise PipelineError(f"the model has no '{mode}' thresholds (it has {list(thresholds)})")
-    return np.broadcast_to(
-        np.asarray(thresholds[mode], dtype=np.float64), (len(record["classes"]),)
-    )

@@ -7,9 +7,13 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from fashion_tagger.labels.exclusive import Excluded
 from fashion_tagger.serving.origin import ModelOrigin
+
+if TYPE_CHECKING:  # the record's type only: no torch import for printing
+    from fashion_tagger.model.network import ModelRecord
 
 TIME_FORMAT = "%Y-%m-%d %H:%M %Z"
 
@@ -26,7 +30,7 @@ class ImageTags:
     padded: bool = False
 
 
-def model_line(origin: ModelOrigin, record: dict, mode: str) -> str:
+def model_line(origin: ModelOrigin, record: ModelRecord, mode: str) -> str:
     """One line: which model file, its MLflow run and training time, and the thresholds used."""
     if origin.run_id is None:
         run = "no MLflow run recorded beside it"
@@ -37,8 +41,8 @@ def model_line(origin: ModelOrigin, record: dict, mode: str) -> str:
     else:
         when = f"file written {origin.file_time.strftime(TIME_FORMAT)} (run time unknown)"
     return (
-        f"model {origin.file}: {record['backbone']}, {len(record['classes'])} tags, "
-        f"{record['width']}x{record['height']} px; {run}, {when}; thresholds: {mode}"
+        f"model {origin.file}: {record.backbone}, {len(record.classes)} tags, "
+        f"{record.width}x{record.height} px; {run}, {when}; thresholds: {mode}"
     )
 
 
@@ -93,13 +97,13 @@ def format_table(
 
 
 def format_json(
-    origin: ModelOrigin, record: dict, mode: str, results: list[ImageTags], thresholds: dict
+    origin: ModelOrigin, record: ModelRecord, mode: str, results: list[ImageTags], thresholds: dict
 ) -> str:
     """{"model": what model_line says, "images": [per image: tags with score and threshold,
     excluded tags, padded, and attributes for attribute models]}."""
     model = {
         "file": str(origin.file),
-        "backbone": record["backbone"],
+        "backbone": record.backbone,
         "mlflow_run_id": origin.run_id,
         "tracking_uri": origin.tracking_uri,
         "trained": origin.trained.isoformat() if origin.trained else None,

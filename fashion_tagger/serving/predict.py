@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from fashion_tagger.model.inference import predict, split_probabilities
-from fashion_tagger.model.network import Tagger, tag_thresholds
+from fashion_tagger.model.network import ModelRecord, Tagger
 
 THRESHOLD_MODES = ("global", "per_tag", "fixed")
 CPU = torch.device("cpu")
@@ -24,7 +24,7 @@ Attributes = dict[str, tuple[str, float]]  # attribute -> (most probable class, 
 
 def score_pixels(
     tagger: Tagger,
-    record: dict,
+    record: ModelRecord,
     images: np.ndarray,
     mode: str = "global",
     device: torch.device = CPU,
@@ -35,16 +35,16 @@ def score_pixels(
     and its most probable class per attribute ({} for a model of tags only)."""
     probabilities = predict(tagger, images, device, batch_size, tta="average" if tta else "none")
     scores, attribute_scores = split_probabilities(tagger, probabilities)
-    thresholds = tag_thresholds(record, mode)
+    thresholds = record.tag_thresholds(mode)
     tagged = []
     for row in scores:
         order = np.argsort(-row, kind="stable")
         tagged.append(
-            [(record["classes"][i], float(row[i])) for i in order if row[i] >= thresholds[i]]
+            [(record.classes[i], float(row[i])) for i in order if row[i] >= thresholds[i]]
         )
     attributes: list[Attributes] = [{} for _ in range(len(images))]
     for name, block in attribute_scores.items():
-        values = record["attributes"][name]
+        values = record.attributes[name]
         for row, best in enumerate(block.argmax(axis=1)):
             attributes[row][name] = (values[best], float(block[row, best]))
     return tagged, attributes

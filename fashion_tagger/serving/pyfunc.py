@@ -65,7 +65,7 @@ class TaggerModel(mlflow.pyfunc.PythonModel):
         self, context, model_input: pd.DataFrame, params: dict | None = None
     ) -> pd.DataFrame:
         """One row per image: its name, tags at the global threshold and their scores."""
-        height, width = self.record["height"], self.record["width"]
+        height, width = self.record.height, self.record.width
         if isinstance(model_input, pd.DataFrame):
             column = "image" if "image" in model_input else model_input.columns[0]
             paths = list_images(list(model_input[column]))
@@ -81,7 +81,7 @@ class TaggerModel(mlflow.pyfunc.PythonModel):
                 "scores": [[round(score, 4) for _, score in tags] for tags in tagged],
             }
         )
-        if self.record.get("attributes"):
+        if self.record.attributes:
             table["attributes"] = [{k: v for k, (v, _) in row.items()} for row in attributes]
         return table
 

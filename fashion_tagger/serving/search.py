@@ -26,7 +26,7 @@ def search(images: list[str], model_file: Path, k: int, device: str = "auto") ->
     ids = read_json(EMBEDDING_IDS_FILE)
     tagger, record = load_model(model_file)
     files = list_images(images)
-    pixels, _ = load_pixels(files, record["height"], record["width"])
+    pixels, _ = load_pixels(files, record.height, record.width)
     device = select_device(device, "--device")
     queries = unit_rows(predict(tagger, pixels, device, output="embeddings"))
     if queries.shape[1] != pool.shape[1]:

@@ -41,7 +41,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from fashion_tagger.errors import PipelineError
-from fashion_tagger.io import write_json
+from fashion_tagger.io import read_table, write_json
 from fashion_tagger.params import read_params
 from fashion_tagger.text import phrases
 from fashion_tagger.text.glossary import GlossaryTranslator, Lexicon
@@ -98,7 +98,7 @@ def load_set(path: Path = SET_FILE, terms: Path = TERMS_FILE) -> tuple[Vocabular
     """The vocabulary and the annotated sentences; an unknown tag is a one-line error."""
     data = json.loads(Path(path).read_text(encoding="utf-8"))
     group_of = {tag: group for group, tags in data["groups"].items() for tag in tags}
-    aliases = dict(phrases.read_table(Path(terms), 2))
+    aliases = dict(read_table(Path(terms), 2))
     checks = {
         "broader": [*data["broader"], *data["broader"].values()],
         str(terms): aliases.values(),

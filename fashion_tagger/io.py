@@ -171,3 +171,19 @@ def remove_dead_temporaries(folder: Path | str, recursive: bool = False) -> int:
                 temporary.unlink()
                 removed += 1
     return removed
+
+
+def read_table(path: Path, columns: int) -> list[tuple[str, ...]]:
+    """Rows of a tab-separated data file: '#' lines are comments, the first other line is a
+    header."""
+    rows = []
+    lines = path.read_text(encoding="utf-8").splitlines()
+    data = [line for line in lines if line.strip() and not line.startswith("#")][1:]
+    for number, line in enumerate(data, start=1):
+        fields = line.split("\t")
+        if len(fields) != columns or not all(field.strip() for field in fields):
+            raise PipelineError(
+                f"{path}: data line {number}: expected {columns} tab-separated fields"
+            )
+        rows.append(tuple(field.strip() for field in fields))
+    return rows

@@ -14,7 +14,13 @@ from fashion_tagger.data.items import load_items
 from fashion_tagger.errors import PipelineError
 from fashion_tagger.params import read_params
 from fashion_tagger.text import translate as translation
-from fashion_tagger.text.glossary import GlossaryTranslator, Lexicon, load_ding, third_person
+from fashion_tagger.text.glossary import (
+    GlossaryTranslator,
+    Lexicon,
+    load_ding,
+    past_participle,
+    third_person,
+)
 from fashion_tagger.text.translate import (
     Coverage,
     TranslateParams,
@@ -460,8 +466,15 @@ def test_present_forms_take_the_english_third_person(tmp_path):
     )
     translator = GlossaryTranslator(lexicon)
     assert translator.translate(["es verfügt", "es passt"]) == ["it has", "it fits in"]
-    # a participle (one 'ge' more than the infinitive) keeps the plain form
-    assert translator.translate(["es hat sich durchgesetzt"]) == ["it has prevail"]
+    # a participle (one 'ge' more than the infinitive) gets the English participle
+    assert translator.translate(["es hat sich durchgesetzt"]) == ["it has prevailed"]
+    assert [past_participle(verb) for verb in ("sew on", "cover", "carry", "trim", "create")] == [
+        "sewn on",
+        "covered",
+        "carried",
+        "trimmed",
+        "created",
+    ]
     assert [third_person(verb) for verb in ("go", "be", "carry", "reach", "look for")] == [
         "goes",
         "is",
@@ -478,8 +491,15 @@ def test_words_cut_short_by_a_hyphen_share_the_next_head(glossary):
     assert english(glossary, "Eine Bolero- oder ähnliche Jacke.").startswith("A bolero-")
 
 
-def test_a_verb_at_the_end_of_a_clause_with_an_auxiliary_keeps_the_plain_form(glossary):
-    assert english(glossary, "Es wird durch Streifen erzeugt.").endswith("create.")
+def test_a_verb_at_the_end_of_a_clause_with_an_auxiliary_is_a_participle(glossary):
+    # the English tagger then reads a verb, not a noun after the phrase before it
+    assert english(glossary, "Es wird durch Streifen erzeugt.").endswith("created.")
+    assert english(glossary, "Die Ärmel sind bedeckt.") == "The sleeves are covered."
+    assert english(glossary, "Die Schultern werden von Ärmeln bedeckt.").endswith("covered.")
+    assert english(glossary, "Sie können von Ärmeln bedeckt werden.") == (
+        "It can be from sleeves covered."
+    )
+    assert english(glossary, "Das Kleid bedeckt die Knie.") == "The dress covers the knee."
     assert english(glossary, "Der Saum endet weit oberhalb des Knies.") == (
         "The hem ends well above the knee."
     )

@@ -43,11 +43,14 @@ from pathlib import Path
 import simplemma
 
 from fashion_tagger.errors import PipelineError
+from fashion_tagger.io import read_table
 
 LEXICON_FILE = Path(__file__).parent / "resources" / "glossary_de_en.tsv"
+PARTICIPLES_FILE = Path(__file__).parent / "resources" / "english_participles.tsv"
 # Bump when a change of this module alters translations: cached translations (keyed by the
-# lexicon's content and this number, see text.translation_cache) are then not reused.
-VERSION = 4
+# lexicon's content, the participle table's and this number, see text.translation_cache) are
+# then not reused.
+VERSION = 5
 HEADER = ("german", "english", "pos")
 
 POS_TAGS = {
@@ -176,6 +179,28 @@ def pluralise(english: str) -> str:
 
 
 IRREGULAR_THIRD_PERSON = {"be": "is", "have": "has", "do": "does", "go": "goes"}
+
+
+@cache
+def irregular_participles(path: Path = PARTICIPLES_FILE) -> dict[str, str]:
+    """English verbs whose past participle is not the -ed form (sew -> sewn)."""
+    return dict(read_table(path, 2))
+
+
+def past_participle(english: str) -> str:
+    """English past participle of a verb phrase: its first word (sew on -> sewn on)."""
+    first, space, rest = english.partition(" ")
+    if first in irregular_participles():
+        first = irregular_participles()[first]
+    elif first.endswith("e"):
+        first += "d"
+    elif re.search(r"[^aeiou]y$", first):
+        first = first[:-1] + "ied"
+    elif re.fullmatch(r"[^aeiou]*[aeiou][bdgmnprt]", first):  # one syllable: trim -> trimmed
+        first += first[-1] + "ed"
+    else:
+        first += "ed"
+    return first + space + rest
 
 
 def third_person(english: str) -> str:
@@ -362,7 +387,7 @@ class Analysis:
     pos: str  # part of speech of the word's head, '' when unknown
     known: bool  # every part was found in the lexicon
     content: bool  # an alphabetic word that is not a function word: counted for coverage
-    base: str = ""  # for a present form given the English third person: the plain verb
+    participle: str = ""  # for a verb read as a present form: its English past participle
 
 
 @dataclass(frozen=True)
@@ -400,6 +425,7 @@ class GlossaryTranslator:
             "backend": self.name,
             "version": VERSION,
             "lexicon": self.lexicon.fingerprint,
+            "participles": hashlib.sha256(PARTICIPLES_FILE.read_bytes()).hexdigest(),
             "ding": self.fallback.fingerprint if self.fallback else None,
         }
 
@@ -500,8 +526,11 @@ class GlossaryTranslator:
         clause_end = last or bool(CLAUSE_END.search(gaps[index + 1]))
         if key in SEPARABLE_PARTICLES and clause_end:
             return OMIT  # a separable verb particle at the clause end: sieht ... aus
-        if analysis.base and clause_end and self._auxiliary_before(index, words, gaps):
-            return analysis.base  # a participle at the clause end: wird ... erzeugt
+        if analysis.participle and (
+            (clause_end and self._auxiliary_before(index, words, gaps))
+            or self._auxiliary_after(index, words, gaps)
+        ):
+            return analysis.participle  # wird ... erzeugt, bedeckt werden: created, covered
         return analysis.singular
 
     def _adverb_in_context(self, index: int, words: list[str], gaps: list[str]) -> str:
@@ -515,6 +544,17 @@ class GlossaryTranslator:
         if following and following.pos in ADVERB_CONTEXT:
             return adverb.english
         return adverb.english if self._analyse(words[index + 1]).pos in VERB_POS else ""
+
+    @staticmethod
+    def _auxiliary_after(index: int, words: list[str], gaps: list[str]) -> bool:
+        """Whether the word opens the verbs that end its clause, a form of werden, sein or haben
+        among them (bedeckt werden, durchgesetzt haben, getragen werden kann)."""
+        group, after = [], index + 1
+        while after < len(words) and len(group) < MAX_VERB_GROUP and gaps[after].isspace():
+            group.append(fold(words[after]))
+            after += 1
+        clause_end = after == len(words) or bool(CLAUSE_END.search(gaps[after]))
+        return bool(group) and clause_end and all(w in AUXILIARIES | MODALS for w in group)
 
     @staticmethod
     def _auxiliary_before(index: int, words: list[str], gaps: list[str]) -> bool:
@@ -723,13 +763,19 @@ class GlossaryTranslator:
             parts = [found] if found else None
         if parts:
             *modifiers, head = parts
-            base = ""
-            if self._is_present_form(key, head.entry):  # verfügt -> has, not have
-                base = head.entry.english
-                head = _Part(replace(head.entry, english=third_person(base)), "sg")
+            participle = ""
+            if self._is_participle(key, head.entry):  # durchgesetzt -> prevailed
+                head = _Part(replace(head.entry, english=past_participle(head.entry.english)), "sg")
+            elif self._is_present_form(key, head.entry):  # verfügt -> has, not have
+                participle = past_participle(head.entry.english)
+                head = _Part(replace(head.entry, english=third_person(head.entry.english)), "sg")
+            elif head.entry.pos == "verb" and (infinitive := self._infinitive_of(key)):
+                participle = past_participle(infinitive.english)  # bedeckt (covers): covered
             singular = self._join(modifiers, head.entry, plural=False)
             plural = self._join(modifiers, head.entry, plural=True)
-            return Analysis(singular, plural, head.number, head.entry.pos, True, content, base)
+            return Analysis(
+                singular, plural, head.number, head.entry.pos, True, content, participle
+            )
         if "-" in word.strip("-"):
             pieces = [self._analyse(piece) for piece in word.split("-") if piece]
             *first, last = [piece for piece in pieces if piece.singular != OMIT] or pieces
@@ -740,6 +786,29 @@ class GlossaryTranslator:
             known = all(piece.known for piece in pieces)
             return Analysis(singular, plural, last.number, last.pos, known, content)
         return Analysis(word, word, "sg", "", False, content)
+
+    def _infinitive_of(self, key: str) -> Entry | None:
+        """The lexicon's infinitive of a folded present form in -t that it lists on its own
+        (bedeckt -> bedecken, aendert -> aendern), or None."""
+        if not key.endswith("t"):
+            return None
+        for ending in ("en", "n"):
+            found = self.lexicon.find(key[:-1] + ending, frozenset({"verb"}))
+            if found:
+                return found
+        return None
+
+    @staticmethod
+    def _is_participle(key: str, entry: Entry) -> bool:
+        """Whether a folded word read as the infinitive `entry` is its participle: it ends in -t
+        or -en and holds one 'ge' more (durchgesetzt, angenaeht, gelegt)."""
+        lemma = fold(entry.german)
+        return (
+            entry.pos == "verb"
+            and key != lemma
+            and key.endswith(("t", "en"))
+            and key.count("ge") > lemma.count("ge")
+        )
 
     @staticmethod
     def _is_present_form(key: str, entry: Entry) -> bool:

@@ -32,6 +32,7 @@ from pathlib import Path
 import nltk
 
 from fashion_tagger.errors import PipelineError
+from fashion_tagger.io import read_table
 from fashion_tagger.text.postag import TaggedSentence
 
 RESOURCES = Path(__file__).parent / "resources"
@@ -84,22 +85,6 @@ class Mention:
     chain: tuple[Term, ...]
     negated: bool
     parts: tuple[Term, ...] = ()  # used together where the run is no tag
-
-
-def read_table(path: Path, columns: int) -> list[tuple[str, ...]]:
-    """Rows of a tab-separated data file: '#' lines are comments, the first other line is a
-    header."""
-    rows = []
-    lines = path.read_text(encoding="utf-8").splitlines()
-    data = [line for line in lines if line.strip() and not line.startswith("#")][1:]
-    for number, line in enumerate(data, start=1):
-        fields = line.split("\t")
-        if len(fields) != columns or not all(field.strip() for field in fields):
-            raise PipelineError(
-                f"{path}: data line {number}: expected {columns} tab-separated fields"
-            )
-        rows.append(tuple(field.strip() for field in fields))
-    return rows
 
 
 @functools.cache

@@ -38,6 +38,7 @@ from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, TfidfVectorizer
 
 from fashion_tagger.data.items import load_items
 from fashion_tagger.errors import PipelineError
+from fashion_tagger.io import read_table
 from fashion_tagger.params import StrictModel
 from fashion_tagger.text import phrases
 from fashion_tagger.text.postag import TaggedSentence, TextTagger
@@ -57,7 +58,7 @@ def plural_rules(path: Path = PLURALS_FILE) -> dict[str, list[tuple[str, str]]]:
     """English plural rules by kind (irregular plurals, nouns kept as they are, suffix rules
     in order), from english_plurals.tsv."""
     rules: dict[str, list[tuple[str, str]]] = {kind: [] for kind in PLURAL_KINDS}
-    for kind, plural, singular in phrases.read_table(path, 3):
+    for kind, plural, singular in read_table(path, 3):
         if kind not in rules:
             raise PipelineError(f"{path}: plural {plural!r}: unknown kind {kind!r}")
         rules[kind].append((plural, singular))

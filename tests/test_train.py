@@ -209,7 +209,8 @@ def test_batch_size_above_the_training_set_is_a_param_error(tiny_data, tmp_path)
         fit(tiny_data, tmp_path / "last.pt", batch_size=100)
 
 
-def test_training_lowers_the_loss(tiny_data, tmp_path, capsys):
+def test_training_lowers_the_loss(tiny_data, tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("TQDM_MININTERVAL", "0")  # every step drawn, however fast the machine
     _, history = fit(tiny_data, tmp_path / "last.pt", epochs=4)
     assert [row["epoch"] for row in history] == [1, 2, 3, 4]
     # each epoch's bar knows its total, so it shows a percentage, the rate and time left

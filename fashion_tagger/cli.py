@@ -91,6 +91,18 @@ def lr_find(args: argparse.Namespace) -> None:
     print(f"lr_find: {sweep_summary(rows, suggestion)} -> {LR_FIND_PLOT_FILE}, {LR_FIND_CSV_FILE}")
 
 
+def add_model_options(command: argparse.ArgumentParser, json_help: str, device_help: str) -> None:
+    """The options of every command that runs the trained model: its file, JSON output and
+    the device."""
+    command.add_argument(
+        "--model", default=str(MODEL_FILE), help="model file (default: %(default)s)"
+    )
+    command.add_argument("--json", action="store_true", help=json_help)
+    command.add_argument(
+        "--device", choices=DEVICES, default="auto", help=f"{device_help} (default: %(default)s)"
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The command's parser: one subcommand per job, help text on every option."""
     parser = argparse.ArgumentParser(
@@ -113,7 +125,7 @@ def build_parser() -> argparse.ArgumentParser:
     tag.add_argument(
         "images", nargs="+", help="image files or folders (searched for .jpg, .png, ...)"
     )
-    tag.add_argument("--model", default=str(MODEL_FILE), help="model file (default: %(default)s)")
+    add_model_options(tag, json_help="print JSON instead of tables", device_help="where to score")
     tag.add_argument(
         "--threshold",
         choices=THRESHOLD_MODES,
@@ -122,12 +134,8 @@ def build_parser() -> argparse.ArgumentParser:
         "split), per_tag (one per tag, tuned on the val split) or fixed (train.threshold); "
         "default: %(default)s",
     )
-    tag.add_argument("--json", action="store_true", help="print JSON instead of tables")
     tag.add_argument(
         "--tta", action="store_true", help="average each image with its horizontal flip"
-    )
-    tag.add_argument(
-        "--device", choices=DEVICES, default="auto", help="where to score (default: %(default)s)"
     )
     tag.set_defaults(run=predict)
 
@@ -140,13 +148,11 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     near.add_argument("images", nargs="+", help="query image files or folders")
-    near.add_argument("--model", default=str(MODEL_FILE), help="model file (default: %(default)s)")
+    add_model_options(
+        near, json_help="print JSON instead of one line each", device_help="where to embed"
+    )
     near.add_argument(
         "--k", type=int, default=5, help="similar items per image (default: %(default)s)"
-    )
-    near.add_argument("--json", action="store_true", help="print JSON instead of one line each")
-    near.add_argument(
-        "--device", choices=DEVICES, default="auto", help="where to embed (default: %(default)s)"
     )
     near.set_defaults(run=similar)
 

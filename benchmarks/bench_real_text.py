@@ -85,9 +85,13 @@ class Vocabulary:
     aliases: dict[str, str]
 
     def claim(self, term: str) -> str | None:
-        """The vocabulary tag a pipeline term names, or None."""
-        term = self.aliases.get(term, term)
-        return term if term in self.group_of else None
+        """The vocabulary tag a pipeline term names, or None; a hyphen and a space are the same
+        spelling (midnight-blue, midnight blue)."""
+        for spelling in dict.fromkeys((term, term.replace("-", " "))):
+            spelling = self.aliases.get(spelling, spelling)
+            if spelling in self.group_of:
+                return spelling
+        return None
 
     def phrases(self) -> set[str]:
         """Multi-word terms that name a tag: the phrases a mention may resolve to."""

@@ -95,6 +95,9 @@ def test_the_committed_set_is_valid():
     assert len(sentences) >= 150
     assert len({sentence["text"] for sentence in sentences}) == len(sentences)
     assert vocabulary.claim("navy") == "dark blue" and vocabulary.claim("dress") is None
+    # a hyphen and a space spell the same term
+    assert vocabulary.claim("midnight-blue") == vocabulary.claim("midnight blue") == "dark blue"
+    assert vocabulary.claim("knee-length") == "knee-length"
 
 
 def test_an_unknown_tag_names_the_sentence(tmp_path):

@@ -714,6 +714,14 @@ def test_with_after_a_copula_lists_what_the_subject_has(reader):
     assert reader("The collar is black.") == [["black collar", "collar"]]
 
 
+def test_a_copula_after_and_describes_the_clause_subject(reader):
+    # the skirt is the subject, not the object of "has": its adjectives describe the dress
+    assert reader("The skirt has much volume and is wide.")[-1] == ["wide"]
+    # a part as the subject keeps them; a relative clause describes the noun before it
+    assert reader("The collar has buttons and is black.")[0] == ["black collar", "collar"]
+    assert reader("The dress has a collar that is black.")[-1] == ["black collar", "collar"]
+
+
 def test_verbs_of_fit_link_the_subject_to_its_adjectives(reader):
     assert reader("The waist sits high.") == [["high waist", "waist"]]
     assert reader("The dress falls wide.") == [["dress"], ["wide"]]

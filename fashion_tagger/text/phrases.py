@@ -380,6 +380,10 @@ class SentenceReader:
                 )
             elif role == COPULA:
                 state.after_copula = True
+                previous = nodes[index - 1] if index else None
+                if state.dress_subject and isinstance(previous, tuple) and previous[1] == "CC":
+                    # "the skirt has volume and is wide": the clause's subject, the dress
+                    state.subject = state.subject_index = None
             elif token == "with":  # "the bolero is with lace": it has lace, no "lace bolero"
                 state.after_copula = False
             elif tag in PRONOUN_TAGS and not state.after_copula:
@@ -453,6 +457,8 @@ class SentenceReader:
             return
         # A carrier ("dress", "color"): its modifiers describe the dress. The carrier is a
         # mention too, so that the report counts it (as too frequent or generic).
+        if not state.after_copula and state.subject is None:
+            state.dress_subject = True  # the clause's first noun phrase: it is about the dress
         mentions.append(Mention((Term(head, NOUN),), negated and not modifiers))
         if modifiers:
             mentions.extend(carrier_modifiers(modifiers, kinds[:-1], negated, self.carriers))
@@ -491,6 +497,7 @@ class ClauseState:
 
     subject: str | None = None  # head noun of the clause's first noun phrase, if no carrier
     subject_index: int | None = None  # its mention, replaced when adjectives attach to it
+    dress_subject: bool = False  # the clause's first noun phrase was a carrier: the dress
     after_copula: bool = False
     negation: bool = False  # a negation cue waits for its phrase
     negated_run: bool = False  # the last phrase was negated ("no X or Y")

@@ -166,10 +166,13 @@ def mlflow_run_params(workdir: Path) -> dict:
 
 def test_retraining_with_the_same_params_changes_nothing_git_sees(pipeline_copy):
     """Same params, seed and data: the same model bytes, so dvc.lock, the metrics and the
-    curves stay as committed, and evaluate and similar need no re-run."""
+    curves stay as committed, and evaluate and similar need no re-run; packaging the model
+    again writes the same MLflow model folder."""
     commit_all(pipeline_copy, "before a retrain")  # whatever earlier tests changed
     dvc(pipeline_copy, "repro", "--force", "--single-item", "train")
     assert "Running stage" not in dvc(pipeline_copy, "repro")
+    assert git(pipeline_copy, "status", "--porcelain") == ""
+    dvc(pipeline_copy, "repro", "--force", "--single-item", "package")
     assert git(pipeline_copy, "status", "--porcelain") == ""
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -22,6 +23,8 @@ import yaml
 from fashion_tagger import tracking
 from fashion_tagger.errors import PipelineError
 from fashion_tagger.params import flatten
+from fashion_tagger.paths import MODEL_FILE, PACKAGE_MODEL_DIR
+from fashion_tagger.serving import pyfunc
 from stages import evaluate, package, train
 from tests.train_fixtures import CLASSES, TINY_BACKBONE, TINY_PARAMS, write_inputs
 
@@ -219,6 +222,17 @@ def test_package_saves_logs_and_registers_the_model(tmp_path, monkeypatch):
     images = np.load(tmp_path / "data/prepare/images.npy")[:2].transpose(0, 3, 1, 2).copy()
     assert len(model.predict(images)) == 2
     assert saved.predict(images).equals(model.predict(images))
+    # packaging the same model.pt again, from another checkout, writes the same bytes
+    before = {p.relative_to(tmp_path): p.read_bytes() for p in package_files(tmp_path)}
+    moved = tmp_path.parent / f"{tmp_path.name}-moved"
+    shutil.copytree(tmp_path, moved)
+    monkeypatch.chdir(moved)
+    pyfunc.save_tagger(MODEL_FILE, PACKAGE_MODEL_DIR)
+    assert {p.relative_to(moved): p.read_bytes() for p in package_files(moved)} == before
+
+
+def package_files(root: Path) -> list[Path]:
+    return sorted(path for path in (root / "data/package").rglob("*") if path.is_file())
 
 
 def test_artifacts_are_logged(tracked):

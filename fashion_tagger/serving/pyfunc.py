@@ -29,9 +29,11 @@ from pathlib import Path
 import mlflow.pyfunc
 import numpy as np
 import pandas as pd
+import yaml
 
 from fashion_tagger.data.images import list_images, load_pixels
 from fashion_tagger.errors import PipelineError
+from fashion_tagger.io import sha256_files
 from fashion_tagger.model.network import load_model
 from fashion_tagger.serving.packaging import (
     copy_modules,
@@ -133,8 +135,23 @@ def save_tagger(model_file: Path | str, destination: Path) -> None:
     ):
         built = Path(new) / destination.name
         mlflow.pyfunc.save_model(path=str(built), **model_files(Path(model_file), Path(code)))
+        settle_mlmodel(built / "MLmodel", Path(model_file))
         shutil.rmtree(destination, ignore_errors=True)
         os.replace(built, destination)
+
+
+def settle_mlmodel(path: Path, model_file: Path) -> None:
+    """Make the MLmodel file a function of the model alone: MLflow writes a random uuid, the
+    time of saving and the absolute path the code file came from, so two packagings of one
+    model.pt would differ and DVC would see a changed output. The uuid becomes the model
+    file's sha256 (32 hex digits), the time is left out, and the code path is the file's name
+    (the loader reads only that name, inside the model folder)."""
+    meta = yaml.safe_load(path.read_text(encoding="utf-8"))
+    meta["model_uuid"] = sha256_files([model_file])[:32]
+    meta.pop("utc_time_created", None)
+    flavor = meta["flavors"]["python_function"]
+    flavor["model_code_path"] = Path(flavor["model_code_path"]).name
+    path.write_text(yaml.safe_dump(meta, default_flow_style=False), encoding="utf-8")
 
 
 def model_files(model_file: Path, folder: Path) -> dict:

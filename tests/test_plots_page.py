@@ -194,20 +194,7 @@ def test_plots_page_renders_every_chart_offline(plots_page, tmp_path):
     for mark, count in gallery["colours"].items():  # the legend's patch at least, and tags
         assert count > MIN_MARK_PIXELS, (mark, gallery["colours"])
 
-    screenshot = tmp_path / "plots.png"
-    subprocess.run(
-        [
-            *browser_args(tmp_path / "profile-shot"),
-            "--window-size=1280,5000",
-            f"--screenshot={screenshot}",
-            plots_page.as_uri(),
-        ],
-        check=True,
-        capture_output=True,
-        timeout=120,
-    )
-    assert screenshot.stat().st_size > 10_000
-    print(f"screenshot: {screenshot}")
+    screenshot(plots_page, tmp_path / "plots.png", tmp_path / "profile-shot", height=5000)
 
 
 # Renders every chart spec of a DVC page to SVG with vega (offline), so that its legend and
@@ -325,17 +312,17 @@ def test_plots_diff_tells_revisions_apart(diff_page, tmp_path):
     statuses = svg_texts(svgs[report], "legend-label")
     assert {"tag", "negated", "generic"} <= set(statuses)
 
-    screenshot = tmp_path / "diff.png"
+    screenshot(diff_page, tmp_path / "diff.png", tmp_path / "shot", height=3000)
+
+
+def screenshot(page: Path, picture: Path, profile: Path, height: int) -> None:
+    """A headless Chromium screenshot of `page`, 1280 pixels wide, for a person to look at."""
     subprocess.run(
-        [
-            *browser_args(tmp_path / "shot"),
-            "--window-size=1280,3000",
-            f"--screenshot={screenshot}",
-            diff_page.as_uri(),
-        ],
+        [*browser_args(profile), f"--window-size=1280,{height}", f"--screenshot={picture}"]
+        + [page.as_uri()],
         check=True,
         capture_output=True,
         timeout=120,
     )
-    assert screenshot.stat().st_size > 10_000
-    print(f"screenshot: {screenshot}")
+    assert picture.stat().st_size > 10_000
+    print(f"screenshot: {picture}")

@@ -303,6 +303,10 @@ def test_plots_diff_tells_revisions_apart(diff_page, tmp_path):
     loss = svg_texts(svgs["Training_loss"], "legend-label")
     # a colour per revision and series, named, and the revisions' dashes
     assert {"HEAD: train_loss", "workspace: train_loss", "HEAD", "workspace"} <= set(loss)
+    symbols = re.findall(r'role-legend-symbol"[^>]*>(.*?)</g>', svgs["Training_loss"], re.S)
+    dashes = [re.search(r'stroke-dasharray="([^"]*)"', symbol) for symbol in symbols]
+    drawn = {dash.group(1) for dash in dashes if dash and 'stroke="#444"' in dash.string}
+    assert len(drawn) == 2, symbols  # each revision's line sample, drawn, in its own dash
     epochs = svg_texts(svgs["Training_loss"], "axis-label", "X-axis")
     assert epochs and all(label.isdigit() for label in epochs)
     assert len(epochs) == len(set(epochs))  # not "1, 2, 2"

@@ -27,6 +27,13 @@ def repo_files() -> list[str]:
     return [name for name in listed if name and (REPO / name).is_file()]
 
 
+def copy_repo(target: Path) -> None:
+    """Copy what a fresh clone would hold into `target`."""
+    for name in repo_files():
+        (target / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(REPO / name, target / name)
+
+
 def small_params(params: dict) -> dict:
     """Shrink the default params so the whole pipeline runs in well under a minute."""
     params["download"]["sample"]["items"] = 120
@@ -92,10 +99,7 @@ UP_TO_DATE = "Data and pipelines are up to date."
 def pipeline_copy(tmp_path_factory) -> Path:
     """A fresh copy of the repo that has run `dvc repro` once."""
     workdir = tmp_path_factory.mktemp("repo")
-    for name in repo_files():
-        target = workdir / name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(REPO / name, target)
+    copy_repo(workdir)
     params_file = workdir / "params.yaml"
     params = small_params(yaml.safe_load(params_file.read_text()))
     params_file.write_text(yaml.safe_dump(params, sort_keys=False))

@@ -12,7 +12,7 @@ import pytest
 import yaml
 from PIL import Image
 
-from tests.test_pipeline import GIT_IDENTITY, UP_TO_DATE, repo_files
+from tests.test_pipeline import GIT_IDENTITY, UP_TO_DATE, copy_repo
 
 REPO = Path(__file__).resolve().parents[1]
 COLOURS = {"red": (200, 30, 30), "blue": (30, 30, 200), "green": (30, 160, 30)}
@@ -96,10 +96,7 @@ def fresh_clone(tmp_path_factory) -> tuple[Path, Path]:
     root = tmp_path_factory.mktemp("workflow")
     origin, home = root / "origin", root / "home"
     home.mkdir()
-    for name in repo_files():
-        target = origin / name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes((REPO / name).read_bytes())
+    copy_repo(origin)
     params_file = origin / "params.yaml"
     params_file.write_text(yaml.safe_dump(tiny_params(yaml.safe_load(params_file.read_text()))))
     shell(origin, "git init -q && git add -A && git commit -q -m project", home)
@@ -146,10 +143,7 @@ def test_the_move_named_for_data_in_the_old_place_makes_it_tracked(tmp_path):
     names a command; run as given, DVC tracks the data and `dvc checkout` keeps it."""
     home, repo = tmp_path / "home", tmp_path / "repo"
     home.mkdir()
-    for name in repo_files():
-        target = repo / name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes((REPO / name).read_bytes())
+    copy_repo(repo)
     for name in ("dvc.yaml", "dvc.lock"):  # no pipeline outputs for `dvc checkout` to miss
         (repo / name).unlink()
     shell(repo, "git init -q && git add -A && git commit -q -m project", home)

@@ -190,8 +190,9 @@ def irregular_participles(path: Path = PARTICIPLES_FILE) -> dict[str, str]:
 def past_participle(english: str) -> str:
     """English past participle of a verb phrase: its first word (sew on -> sewn on)."""
     first, space, rest = english.partition(" ")
-    if first in irregular_participles():
-        first = irregular_participles()[first]
+    irregular = irregular_participles()
+    if first in irregular:
+        first = irregular[first]
     elif first.endswith("e"):
         first += "d"
     elif re.search(r"[^aeiou]y$", first):

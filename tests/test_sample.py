@@ -12,7 +12,13 @@ from PIL import Image
 from pydantic import ValidationError
 
 from fashion_tagger.data.items import validate_items
-from fashion_tagger.data.sources import sample, sample_attributes, sample_painting, sample_text
+from fashion_tagger.data.sources import (
+    sample,
+    sample_attributes,
+    sample_painting,
+    sample_text,
+    sample_truth,
+)
 
 WIDTH, HEIGHT = 128, 192
 
@@ -186,6 +192,25 @@ def test_pattern_shows_in_the_image(many_items):
         if item.attributes.pattern == "plain" and not item.attributes.details:
             column = [pixel(item, (0.56, 0.30 + step * 0.01)) for step in range(20)]
             assert np.ptp(np.array(column), axis=0).max() < 40, item.item_id
+
+
+def test_a_description_states_true_facts_and_names_its_colour(many_items):
+    """describe() reports what each text says: true facts of the dress only, the colour
+    among them exactly where a colour word is in the text (spelling noise aside)."""
+    agree = total = 0
+    for item in many_items:
+        rng = np.random.default_rng([11, int(item.item_id[1:]) - 1, sample.STREAM_TEXT])
+        descriptions = [sample_text.describe(item.attributes, rng) for _ in item.descriptions]
+        assert [d.text for d in descriptions] == item.descriptions  # what make_item wrote
+        words = sample_attributes.COLOURS[item.attributes.colour]
+        names = [plain_text(word) for word in words.adjectives + words.nouns]
+        for description in descriptions:
+            assert description.stated <= sample_truth.facts(item.attributes)
+            stated = ("colour", item.attributes.colour) in description.stated
+            named = any(name in plain_text(description.text) for name in names)
+            agree += stated == named
+            total += 1
+    assert agree / total > 0.9
 
 
 def test_colour_is_named_in_most_descriptions(many_items):

@@ -683,9 +683,21 @@ def test_a_verb_tag_joined_to_an_adjective_before_a_noun_is_an_adjective():
     assert phrases.repair_tags([("go", "VB"), ("or", "CC"), ("stay", "VB")])[0] == ("go", "VB")
 
 
+def test_a_noun_joined_to_an_adjective_is_one_where_it_names_a_listed_term():
+    tagged = [("round", "NN"), ("and", "CC"), ("v-shaped", "JJ"), ("necklines", "NNS")]
+    assert phrases.repair_tags(tagged)[0] == ("round", "JJ")  # round neckline is listed
+    tagged = [("lace", "NN"), ("and", "CC"), ("long", "JJ"), ("sleeves", "NNS")]
+    assert phrases.repair_tags(tagged)[0] == ("lace", "NN")  # "lace sleeve" is not
+
+
 def test_a_noun_phrase_is_cut_after_a_plural_or_a_part_before_a_modifier(reader):
     assert reader("On the back large bows.") == [["large bow", "bow"]]
     assert reader("In small pleats laid shoulder areas.")[0] == ["small pleat", "pleat"]
+    # German verb-second order: the verb after a plural subject is read as a noun
+    assert reader("The modern v-necks lay the neckline bare.")[0] == [
+        "modern v neckline",
+        "v neckline",
+    ]
 
 
 def test_a_carrier_inside_a_noun_phrase_takes_the_modifiers_before_it(reader):

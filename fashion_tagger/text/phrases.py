@@ -239,10 +239,11 @@ def repair_tags(tagged: TaggedSentence) -> TaggedSentence:
     """Fix tagger slips that break phrases: punctuation tagged as a word ("(" as JJ) gets its
     own tag, a part of the dress read as an adjective or verb is a noun ("square
     neckline/JJ )"), a word joined by "or"/"and" to an adjective before a noun is an
-    adjective ("short/VB or long sleeves"), so is an adverb tag where only an adjective fits
-    (see adverb_as_adjective), and a past form between a modifier and a noun or
-    at the end of a clause is a participle ("the blue striped/VBD dress", "gladly
-    checked/VBD.")."""
+    adjective ("short/VB or long sleeves"; a noun only where it names a listed term with that
+    noun: "round/NN and v-shaped necklines"), so is an adverb tag where only an adjective fits
+    (see adverb_as_adjective), and a past form between a modifier, "and" or a comma and a
+    noun, or at the end of a clause, is a participle ("the blue striped/VBD dress", "and
+    flared/VBD skirt", "gladly checked/VBD.")."""
     repaired: TaggedSentence = []
     for index, (token, tag) in enumerate(tagged):
         if not any(character.isalnum() for character in token):
@@ -254,9 +255,17 @@ def repair_tags(tagged: TaggedSentence) -> TaggedSentence:
             or (tag == "RB" and adverb_as_adjective(tagged, index))
         ):
             tag = "JJ"
+        elif (
+            tag == "NN"
+            and coordinated_with_adjective(tagged, index)
+            and names_with_head(token, tagged[index + 3][0])
+        ):
+            tag = "JJ"  # "round/NN and v-shaped necklines": round neckline is a listed term
         elif tag == "VBD" and 0 < index < len(tagged) - 1:
             before, after = tagged[index - 1][1], tagged[index + 1][1]
-            if after.startswith("NN") and (before.startswith("JJ") or before in DETERMINERS):
+            if after.startswith("NN") and (
+                before.startswith("JJ") or before in DETERMINERS or before in ("CC", ",")
+            ):
                 tag = "VBN"
             elif not any(character.isalnum() for character in tagged[index + 1][0]):
                 tag = "VBN"  # at the clause end, in German order: "often checked."
@@ -290,6 +299,13 @@ def coordinated_with_adjective(tagged: TaggedSentence, index: int) -> bool:
     )
 
 
+def names_with_head(word: str, head: str) -> bool:
+    """Whether word + head (made singular) is a listed variant or tag ("round" + "necklines":
+    round neckline), so that the word is read as a modifier of that head."""
+    phrase = f"{word} {head.removesuffix('s')}"
+    return phrase in synonyms() or phrase in set(synonyms().values())
+
+
 def merge_word_pairs(tagged: TaggedSentence) -> TaggedSentence:
     """Two adjacent tokens that the synonym table maps to one word become that word, a noun
     ("cut out" -> neckline)."""
@@ -317,7 +333,9 @@ class SentenceReader:
     def split_phrase(self, node):
         """A noun phrase cut where a plural noun or a part or place of the dress is followed
         by a modifier, which starts the next phrase: "the back | large bows", "small pleats |
-        laid shoulder areas" (a plural or a part is no modifier of what follows it)."""
+        laid shoulder areas" (a plural or a part is no modifier of what follows it), and where
+        a plural is followed by a singular noun, in German order a verb read as a noun
+        ("the v-necks | lay")."""
         if not isinstance(node, nltk.Tree) or node.label() != "NP":
             return [node]
         leaves = node.leaves()
@@ -326,7 +344,10 @@ class SentenceReader:
             (token, tag), following = leaves[index], leaves[index + 1][1]
             role = cues().get(self.normalise_word(token, tag) or token.lower())
             ends = tag == "NNS" or role in (PART, PLACE)
-            if tag.startswith("NN") and ends and following.startswith(("JJ", "VBN", "VBG")):
+            modifier_follows = following.startswith(("JJ", "VBN", "VBG"))
+            if (tag.startswith("NN") and ends and modifier_follows) or (
+                tag == "NNS" and token.endswith("s") and following == "NN"
+            ):
                 pieces.append(leaves[start : index + 1])
                 start = index + 1
         if not pieces:

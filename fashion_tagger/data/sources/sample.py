@@ -92,7 +92,7 @@ def make_item(seed: int, index: int, width: int, height: int) -> SampleItem:
     attributes = draw_attributes(attribute_rng)
     image, placement = draw_dress(attributes, width, height, stream(STREAM_DRAWING))
     text_rng = stream(STREAM_TEXT)
-    descriptions = [describe(attributes, text_rng) for _ in range(ANNOTATORS)]
+    descriptions = [describe(attributes, text_rng).text for _ in range(ANNOTATORS)]
     return SampleItem(item_id(index), split, attributes, image, placement, descriptions)
 
 

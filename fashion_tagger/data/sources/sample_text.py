@@ -82,8 +82,27 @@ class Mention:
     """One thing an annotator will say: the phrase forms of one attribute value."""
 
     kind: str  # "colour", "pattern", ... (a key of PHRASES)
+    value: str  # the attribute value said ("red", "v_neck", "belt"); "any" for style
     forms: dict[str, list[str]]
     trim: str | None = None  # colour of the detail, for {trim} markers
+
+    def facts(self, phrase: str) -> set[tuple[str, str]]:
+        """The (attribute, value) pairs that saying `phrase` states, in the form of
+        sample_truth.facts: a detail with its colour where the phrase names it."""
+        if self.kind == "style":
+            return set()
+        stated = {(self.kind, self.value)}
+        if self.trim is not None and "{trim" in phrase.lower():
+            stated.add(("trim", f"{self.value}:{self.trim}"))
+        return stated
+
+
+@dataclass(frozen=True)
+class Description:
+    """One annotator's text and the attribute facts it states (before spelling noise)."""
+
+    text: str
+    stated: frozenset[tuple[str, str]]
 
 
 def inflect(adjective: str, ending: str) -> str:
@@ -129,11 +148,12 @@ def choose_mentions(attributes: Attributes, rng: np.random.Generator) -> list[Me
         ("style", "any", chance["style"]),
     ]:
         if rng.random() < probability:
-            candidates.append(Mention(kind, PHRASES[kind][value], attributes.trims.get(value)))
+            trim = attributes.trims.get(value)
+            candidates.append(Mention(kind, value, PHRASES[kind][value], trim))
     order = rng.permutation(len(candidates))
     mentions = [candidates[i] for i in order]
     if rng.random() < chance["colour"] or not mentions:
-        colour = Mention("colour", PHRASES["colour"]["any"])
+        colour = Mention("colour", attributes.colour, PHRASES["colour"]["any"])
         position = 0 if rng.random() < 0.85 else int(rng.integers(len(mentions) + 1))
         mentions.insert(position, colour)
     return mentions[:MAX_MENTIONS]
@@ -158,9 +178,11 @@ def _join(parts: list[str], drop_repeated_mit: bool = False) -> str:
 
 def fill_template(
     template: tuple[str, ...], mentions: list[Mention], attributes: Attributes, rng
-) -> tuple[str, set[int]] | None:
-    """Fill a template from the mentions; None when a required slot finds nothing to say."""
+) -> tuple[str, set[int], set[tuple[str, str]]] | None:
+    """Fill a template from the mentions: the text, the mentions used and the facts they
+    state; None when a required slot finds nothing to say."""
     used: set[int] = set()
+    stated: set[tuple[str, str]] = set()
     colour_for_noun = any("{C}" in sentence for sentence in template)
 
     def take(form: str, most: int) -> list[str]:
@@ -173,7 +195,9 @@ def fill_template(
             if colour_for_noun and mention.kind == "colour" and form != "noun":
                 continue  # the colour is kept for {C}
             used.add(index)
-            taken.append(_resolve(pick(rng, mention.forms[form]), mention, attributes, rng))
+            phrase = pick(rng, mention.forms[form])
+            stated.update(mention.facts(phrase))
+            taken.append(_resolve(phrase, mention, attributes, rng))
         return taken
 
     def head_noun() -> str:
@@ -181,7 +205,9 @@ def fill_template(
             for index, mention in enumerate(mentions):
                 if index not in used and mention.forms.get("compound"):
                     used.add(index)
-                    return pick(rng, mention.forms["compound"])
+                    compound = pick(rng, mention.forms["compound"])
+                    stated.update(mention.facts(compound))
+                    return compound
         return "Kleid"
 
     def fill(match: re.Match) -> str:
@@ -210,7 +236,7 @@ def fill_template(
                 sentences.append(text[0].upper() + text[1:] + ".")
     except MissingSlot:
         return None
-    return " ".join(sentences), used
+    return " ".join(sentences), used, stated
 
 
 def add_noise(text: str, rng: np.random.Generator) -> str:
@@ -237,17 +263,18 @@ def add_noise(text: str, rng: np.random.Generator) -> str:
     return text
 
 
-def describe(attributes: Attributes, rng: np.random.Generator) -> str:
-    """One annotator's German description (1-3 sentences) of a dress."""
+def describe(attributes: Attributes, rng: np.random.Generator) -> Description:
+    """One annotator's German description (1-3 sentences) of a dress, and what it states."""
     mentions = choose_mentions(attributes, rng)
     order = [TEMPLATES[i] for i in rng.permutation(len(TEMPLATES))]
     for template in [*order, FALLBACK_TEMPLATE]:
         filled = fill_template(template, mentions, attributes, rng)
         if filled is not None:
             break
-    text, used = filled
+    text, used, stated = filled
     unused = [m for i, m in enumerate(mentions) if i not in used and m.forms.get("clause")]
     if unused and text.count(".") < 3 and rng.random() < 0.5:
-        extra = _resolve(pick(rng, unused[0].forms["clause"]), unused[0], attributes, rng)
-        text = f"{text} {extra}."
-    return add_noise(text, rng)
+        phrase = pick(rng, unused[0].forms["clause"])
+        stated.update(unused[0].facts(phrase))
+        text = f"{text} {_resolve(phrase, unused[0], attributes, rng)}."
+    return Description(add_noise(text, rng), frozenset(stated))

@@ -1,4 +1,5 @@
-# Two entry points for a fresh clone: `make repro` runs the pipeline, `make test` runs the tests.
+# Two entry points for a fresh clone: `make repro` runs the pipeline, `make test` runs the tests
+# (`make test-fast`: all but the end-to-end and browser ones, for the edit loop).
 # Both create the virtual environment in .venv on first use. `make browser` installs what the
 # offline plots page and its browser test need: vega from npm (node_modules/) and Chromium;
 # `make compiler` a C++ compiler for torch.compile's CPU backend (runtime.train.compile);
@@ -6,7 +7,7 @@
 VENV := .venv
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: repro test lint setup browser compiler gpu-bundle
+.PHONY: repro test test-fast lint setup browser compiler gpu-bundle
 
 setup: $(VENV)/.installed
 
@@ -21,6 +22,10 @@ repro: setup
 
 test: setup browser compiler
 	python -m pytest
+
+# the edit loop: every test but the end-to-end DVC runs (slow) and the headless browser pages
+test-fast: setup compiler
+	python -m pytest -m "not slow and not browser"
 
 lint: setup
 	ruff check . && ruff format --check .

@@ -12,7 +12,7 @@ import pytest
 import yaml
 from PIL import Image
 
-from tests.test_pipeline import GIT_IDENTITY, UP_TO_DATE, copy_repo
+from tests.test_pipeline import GIT_IDENTITY, UP_TO_DATE, copy_repo, tiny_stage_params
 
 REPO = Path(__file__).resolve().parents[1]
 COLOURS = {"red": (200, 30, 30), "blue": (30, 30, 200), "green": (30, 160, 30)}
@@ -34,16 +34,6 @@ def substitute(block: str, replacements: dict[str, Path]) -> str:
         assert placeholder in block, f"README block no longer mentions {placeholder}"
         block = block.replace(placeholder, str(value))
     return block
-
-
-def tiny_params(params: dict) -> dict:
-    """A few seconds per stage: tiny images, a small untrained network, one epoch."""
-    params["prepare"] |= {"height": 32, "width": 24}
-    params["train"] |= {"backbone": "resnet18", "pretrained": False, "epochs": 1}
-    params["train"] |= {"batch_size": 8, "min_val_positives": 2}
-    params["evaluate"] |= {"gallery_size": 4, "tta": False}
-    params["similar"] |= {"queries": 2, "neighbours": 2}
-    return params
 
 
 def environment(home: Path) -> dict:
@@ -98,7 +88,9 @@ def fresh_clone(tmp_path_factory) -> tuple[Path, Path]:
     home.mkdir()
     copy_repo(origin)
     params_file = origin / "params.yaml"
-    params_file.write_text(yaml.safe_dump(tiny_params(yaml.safe_load(params_file.read_text()))))
+    params_file.write_text(
+        yaml.safe_dump(tiny_stage_params(yaml.safe_load(params_file.read_text())))
+    )
     shell(origin, "git init -q && git add -A && git commit -q -m project", home)
     shell(root, f"git clone -q {origin} user", home)
     return root / "user", home

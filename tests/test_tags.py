@@ -704,6 +704,11 @@ def test_a_carrier_inside_a_noun_phrase_takes_the_modifiers_before_it(reader):
     assert reader("It has a flared skirt hem.") == [["skirt"], ["a-line"], ["hem"]]
 
 
+def test_the_material_of_a_part_gives_its_modifiers_to_the_part(reader):
+    assert reader("A collar of gold-colored silk.") == [["collar"], ["gold collar", "collar"]]
+    assert reader("A dress of red silk.") == [["dress"], ["silk"], ["red"]]  # the dress's
+
+
 def test_a_piece_falls_back_to_what_it_is_made_of(reader):
     assert reader("Crocheted lace inlays.") == [["crocheted lace inlay", "crocheted lace", "lace"]]
     assert reader("A stripe decor.") == [["striped decor", "striped"]]

@@ -241,9 +241,9 @@ def repair_tags(tagged: TaggedSentence) -> TaggedSentence:
     neckline/JJ )"), a word joined by "or"/"and" to an adjective before a noun is an
     adjective ("short/VB or long sleeves"; a noun only where it names a listed term with that
     noun: "round/NN and v-shaped necklines"), so is an adverb tag where only an adjective fits
-    (see adverb_as_adjective), and a past form between a modifier, "and" or a comma and a
-    noun, or at the end of a clause, is a participle ("the blue striped/VBD dress", "and
-    flared/VBD skirt", "gladly checked/VBD.")."""
+    (see adverb_as_adjective), and a past form between a modifier and a noun or
+    at the end of a clause is a participle ("the blue striped/VBD dress", "gladly
+    checked/VBD.")."""
     repaired: TaggedSentence = []
     for index, (token, tag) in enumerate(tagged):
         if not any(character.isalnum() for character in token):
@@ -263,9 +263,7 @@ def repair_tags(tagged: TaggedSentence) -> TaggedSentence:
             tag = "JJ"  # "round/NN and v-shaped necklines": round neckline is a listed term
         elif tag == "VBD" and 0 < index < len(tagged) - 1:
             before, after = tagged[index - 1][1], tagged[index + 1][1]
-            if after.startswith("NN") and (
-                before.startswith("JJ") or before in DETERMINERS or before in ("CC", ",")
-            ):
+            if after.startswith("NN") and (before.startswith("JJ") or before in DETERMINERS):
                 tag = "VBN"
             elif not any(character.isalnum() for character in tagged[index + 1][0]):
                 tag = "VBN"  # at the clause end, in German order: "often checked."
@@ -407,6 +405,9 @@ class SentenceReader:
                     state.subject = state.subject_index = None
             elif token == "with":  # "the bolero is with lace": it has lace, no "lace bolero"
                 state.after_copula = False
+            elif token == "of" and index and isinstance(nodes[index - 1], nltk.Tree):
+                last = self.words(nodes[index - 1])[0][-1:]
+                state.material_of = last[0] if last and cues().get(last[0]) == PART else None
             elif tag in PRONOUN_TAGS and not state.after_copula:
                 state.subject = None
                 state.subject_index = None
@@ -427,7 +428,14 @@ class SentenceReader:
         state.negated_run = negated
         if state.relation and self.read_relation(chunk, state, mentions, negated):
             return  # "above the knee": a place, not an attribute, but maybe a length
+        owner, state.material_of = state.material_of, None
         if not words:
+            return
+        if owner and words[-1] in self.carriers and len(words) > 1:
+            # "a collar of gold-colored silk": gold collar, the dress is not gold
+            mentions.append(
+                Mention(fallback_chain([*words[:-1], owner], [*kinds[:-1], NOUN]), negated)
+            )
             return
         subject = state.subject
         attach = (
@@ -523,6 +531,7 @@ class ClauseState:
     negation: bool = False  # a negation cue waits for its phrase
     negated_run: bool = False  # the last phrase was negated ("no X or Y")
     relation: str = ""  # a relation word ("above") waits for its phrase
+    material_of: str | None = None  # "collar of": the part whose material the next phrase names
     determiner: bool = False  # the last token was a determiner ("is a long dress")
     # adjective phrases joined by commas, "and", "or" so far: (mention index, words, kinds)
     coordinated: list[tuple[int, list[str], list[str]]] = field(default_factory=list)

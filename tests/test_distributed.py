@@ -116,6 +116,7 @@ def two_processes(tmp_path_factory) -> tuple[Path, list[dict]]:
     return root, run_train_stage(root, 2)
 
 
+@pytest.mark.slow
 def test_two_gloo_processes_train_like_one(tmp_path, two_processes):
     single = run_train_stage(tmp_path / "one", 1)
     root, double = two_processes
@@ -135,6 +136,7 @@ def test_two_gloo_processes_train_like_one(tmp_path, two_processes):
     assert saved["classes"]
 
 
+@pytest.mark.slow
 def test_two_processes_resume_where_they_stopped(tmp_path, two_processes):
     """Stop after epoch 2, then ask for 3 epochs with resume: rank 0's checkpoint brings every
     rank back, and the curves are those of the straight 3-epoch run."""

@@ -109,6 +109,7 @@ def console_script(folder: Path) -> Path:
     return path
 
 
+@pytest.mark.slow
 def test_readme_commands_run_as_written(tmp_path):
     """Each `fashion-tagger` line of "Using the trained model", in a tiny repo whose files are
     named as the sample's (data/raw/images/s00001.jpg, ...)."""

@@ -386,6 +386,7 @@ run_stage(train.main)
 """
 
 
+@pytest.mark.slow
 def test_a_killed_checkpoint_write_is_cleaned_up_and_its_run_marked_killed(tmp_path, monkeypatch):
     write_inputs(tmp_path)
     monkeypatch.chdir(tmp_path)
@@ -464,6 +465,7 @@ def tracking_server(tmp_path_factory):
         log.close()
 
 
+@pytest.mark.slow
 def test_with_a_server_every_artifact_and_the_model_go_to_its_store(
     tracking_server, tmp_path, monkeypatch
 ):

@@ -24,7 +24,7 @@ from pathlib import Path
 from fashion_tagger.io import read_json, write_json
 
 RESULTS_FILE = Path("benchmarks/results/timings.json")
-TARGETS = ("repro", "test", "test-fast")
+TARGETS = ("setup", "repro", "test", "test-fast")
 
 
 def revision() -> str:

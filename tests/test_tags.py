@@ -141,6 +141,12 @@ def test_sentence_end_is_its_own_token():
     assert [token for token, _ in tokens] == ["thin", "straps", ".", "it", "has", "ruffles", "."]
 
 
+def test_a_slash_between_words_is_a_token_of_its_own():
+    assert tokenize_sentence("Red/black dress, 1/2 sleeves") == [
+        *["red", "/", "black", "dress", ",", "1/2", "sleeves"]
+    ]
+
+
 def test_worker_processes_give_the_same_tags(monkeypatch):
     texts = [text for texts in ENGLISH for text in texts] * 3
     serial = TextTagger(workers=1).tag_texts(texts)
@@ -576,6 +582,8 @@ def test_relations_to_body_landmarks_give_the_length(reader):
     assert reader("The dress reaches about to the knee.") == [["dress"], ["knee-length"]]
     assert reader("It reaches to the middle of the thighs.") == [["short"]]
     assert reader("It does not reach to the floor.") == [["-floor-length"]]
+    # German verb-final order: "wenn sie knapp über dem Knie enden"
+    assert reader("If it just above the knee end.") == [["knee-length"]]
 
 
 def test_gowns_and_materials_carry_the_dress_modifiers(reader):

@@ -499,7 +499,10 @@ class SentenceReader:
         its head is a landmark ("to the knee": knee-length); "the middle of" passes the
         relation on to the next one. False when the head is no place ("from white ruffles",
         "at this long black dress"): the phrase is then read as any other."""
-        landmark = self.normalise_word(*chunk.leaves()[-1])
+        words = [self.normalise_word(*leaf) for leaf in chunk.leaves()]
+        landmark = words[-1]
+        if landmark not in landmarks():  # "above the knee end": a German final verb as a noun
+            landmark = next((word for word in reversed(words) if word in landmarks()), landmark)
         if landmark in POINTERS:
             return True
         tag = length_phrases().get((state.relation, landmark))

@@ -43,6 +43,7 @@ TAGGER_SHA256 = "1109164b3d28dce58f96b763128bab2fd8754c3921fd3330de2724ac6d1ada7
 INSTALL_HINT = f"install it with: pip install {TAGGER_PACKAGE}=={TAGGER_VERSION}"
 
 SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+WORD_SLASH = re.compile(r"(?<=[^\W\d])/(?=[^\W\d])")
 CHUNK_TEXTS = 500
 MAX_WORKERS = 8
 
@@ -130,8 +131,9 @@ def split_sentences(text: str) -> list[str]:
 
 
 def tokenize_sentence(sentence: str) -> list[str]:
-    """Lower-case one sentence and split it into Penn Treebank tokens without NLTK data."""
-    return nltk.word_tokenize(sentence.lower(), preserve_line=True)
+    """Lower-case one sentence and split it into Penn Treebank tokens without NLTK data; a
+    slash between words is a token of its own ("red/black": red / black)."""
+    return nltk.word_tokenize(WORD_SLASH.sub(" / ", sentence.lower()), preserve_line=True)
 
 
 class TextTagger:

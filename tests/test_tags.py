@@ -712,6 +712,17 @@ def test_a_carrier_inside_a_noun_phrase_takes_the_modifiers_before_it(reader):
     assert reader("It has a flared skirt hem.") == [["skirt"], ["a-line"], ["hem"]]
 
 
+def test_a_part_after_a_copula_is_a_thing_of_its_own(reader):
+    assert reader("In the empire were small puff sleeves popular.")[-1] == [
+        *["small puff sleeve", "puff sleeve", "sleeve"]
+    ]
+
+
+def test_another_verb_ends_what_the_copula_links(reader):
+    read = reader("The collar looks formal and makes the dress in black.")
+    assert ["black"] in read and ["formal collar", "collar"] in read
+
+
 def test_the_material_of_a_part_gives_its_modifiers_to_the_part(reader):
     assert reader("A collar of gold-colored silk.") == [["collar"], ["gold collar", "collar"]]
     assert reader("A dress of red silk.") == [["dress"], ["silk"], ["red"]]  # the dress's

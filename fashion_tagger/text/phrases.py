@@ -55,6 +55,7 @@ AP: {<JJ.*|VBN>+}
 NEGATION_JOINERS = frozenset({"or", "nor"})
 DETERMINERS = frozenset({"DT", "PRP$", "CD"})
 PRONOUN_TAGS = frozenset({"PRP"})
+FINITE_VERBS = frozenset({"VBZ", "VBP", "VBD"})
 # Relational heads that point on to the next phrase: "to the middle of the thighs".
 POINTERS = frozenset({"middle", "mid", "height", "level"})
 # Tokens between coordinated adjectives that share the next head: "long, short or puffed
@@ -403,7 +404,9 @@ class SentenceReader:
                 if state.dress_subject and isinstance(previous, tuple) and previous[1] == "CC":
                     # "the skirt has volume and is wide": the clause's subject, the dress
                     state.subject = state.subject_index = None
-            elif token == "with":  # "the bolero is with lace": it has lace, no "lace bolero"
+            elif token == "with" or tag in FINITE_VERBS:
+                # "the bolero is with lace": it has lace, no "lace bolero"; "the collar looks
+                # formal and makes the dress ...": another verb ends what the copula links
                 state.after_copula = False
             elif token == "of" and index and isinstance(nodes[index - 1], nltk.Tree):
                 last = self.words(nodes[index - 1])[0][-1:]
@@ -442,6 +445,7 @@ class SentenceReader:
             state.after_copula
             and subject is not None
             and (chunk.label() == "AP" or not state.determiner)
+            and cues().get(words[-1]) != PART  # "... were puff sleeves": a thing of its own
         )
         if attach:  # "the collar is black": black collar ("v-shaped cut": v neckline)
             pairs = [(w, k) for w, k in zip(words, kinds, strict=True) if w not in self.carriers]

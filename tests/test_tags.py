@@ -723,6 +723,15 @@ def test_another_verb_ends_what_the_copula_links(reader):
     assert ["black"] in read and ["formal collar", "collar"] in read
 
 
+def test_a_relative_clause_is_about_the_noun_before_it(reader):
+    assert reader("A zipper, that is white.") == [["white zipper", "zipper"]]
+    assert reader("A dress, that is red.") == [["dress"], ["red"]]  # the dress's colour
+
+
+def test_a_tone_falls_back_to_its_colour(reader):
+    assert reader("Dresses in cream tones.") == [["dress"], ["cream tone", "cream"]]
+
+
 def test_the_material_of_a_part_gives_its_modifiers_to_the_part(reader):
     assert reader("A collar of gold-colored silk.") == [["collar"], ["gold collar", "collar"]]
     assert reader("A dress of red silk.") == [["dress"], ["silk"], ["red"]]  # the dress's

@@ -53,6 +53,8 @@ AP: {<JJ.*|VBN>+}
 """
 # Words that join a negated phrase to the next one, which is then negated too ("no X or Y").
 NEGATION_JOINERS = frozenset({"or", "nor"})
+# Relative pronouns after a comma: the clause they open is about the noun before the comma.
+RELATIVE_PRONOUNS = frozenset({"that", "which", "who"})
 DETERMINERS = frozenset({"DT", "PRP$", "CD"})
 PRONOUN_TAGS = frozenset({"PRP"})
 FINITE_VERBS = frozenset({"VBZ", "VBP", "VBD"})
@@ -383,8 +385,13 @@ class SentenceReader:
             if role == BOUNDARY:
                 coordinated = state.coordinated if token in COORDINATORS else []
                 subject = (state.subject, state.subject_index) if token == ":" else (None, None)
+                relative = token == "," and pair.split(" ")[-1] in RELATIVE_PRONOUNS
+                last_noun = state.last_noun
                 state.reset()
                 state.coordinated = coordinated
+                if relative and last_noun is not None:
+                    # "a zipper, that is white lacquered": the relative clause is about it
+                    state.subject, state.subject_index = last_noun
                 if subject[0] is not None and cues().get(subject[0]) == PART:
                     state.subject, state.subject_index = subject  # "sleeve: short"
                     state.after_copula = True
@@ -425,6 +432,7 @@ class SentenceReader:
     def read_chunk(self, chunk: nltk.Tree, state: ClauseState, mentions: list[Mention]) -> None:
         """Add the mentions of one noun or adjective phrase, updating the clause state."""
         words, kinds = self.words(chunk)
+        state.last_noun = None
         coordinated, state.coordinated = state.coordinated, []
         negated = state.negation or state.negated_run
         state.negation = False
@@ -484,6 +492,7 @@ class SentenceReader:
             if cues().get(head) == PIECE and len(words) > 1:  # "lace inlay": lace
                 chain = tuple(dict.fromkeys(chain[:1] + fallback_chain(words[:-1], kinds[:-1])))
             mentions.append(Mention(chain, negated))
+            state.last_noun = (head, len(mentions) - 1)
             if not state.after_copula and state.subject is None:
                 state.subject = head
                 state.subject_index = len(mentions) - 1
@@ -539,6 +548,7 @@ class ClauseState:
     negated_run: bool = False  # the last phrase was negated ("no X or Y")
     relation: str = ""  # a relation word ("above") waits for its phrase
     material_of: str | None = None  # "collar of": the part whose material the next phrase names
+    last_noun: tuple[str, int] | None = None  # the last phrase's head and mention, no carrier
     determiner: bool = False  # the last token was a determiner ("is a long dress")
     # adjective phrases joined by commas, "and", "or" so far: (mention index, words, kinds)
     coordinated: list[tuple[int, list[str], list[str]]] = field(default_factory=list)

@@ -4,8 +4,10 @@ Clones the repository's committed HEAD into a temporary folder and runs each nam
 in order (`make repro` first creates `.venv` and installs the project, so it includes the
 install), timing each with a wall clock. Records per command the seconds, the CPU count, the
 load average before and after (the machine may be shared: a high load means slower figures),
-the date and the git revision, merged into `benchmarks/results/timings.json`, which the README
-quotes.
+the date, the git revision and whether the clone's `git status` stayed clean (a fresh clone's
+`make repro` must reproduce the committed outputs byte for byte), merged into
+`benchmarks/results/timings.json`, which the README quotes. `setup` alone times creating .venv,
+so that a later `test-fast` times the tests only.
 
     python -m benchmarks.time_commands repro test      # `make repro`, then `make test`
 """
@@ -46,6 +48,11 @@ def time_target(clone: Path, target: str) -> dict:
     seconds = time.perf_counter() - start
     if result.returncode != 0:
         raise SystemExit(f"make {target} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
+    changed = subprocess.run(
+        ["git", "status", "--porcelain"], cwd=clone, check=True, capture_output=True, text=True
+    ).stdout
+    if changed:  # `make repro` on a fresh clone must give the committed outputs byte for byte
+        print(f"make {target} left files that differ from the commit:\n{changed}")
     return {
         "command": f"make {target}",
         "seconds": round(seconds, 1),
@@ -55,6 +62,7 @@ def time_target(clone: Path, target: str) -> dict:
         "load_after": [round(value, 2) for value in os.getloadavg()],
         "date": datetime.date.today().isoformat(),
         "machine": platform.machine(),
+        "git_clean": not changed,
     }
 
 

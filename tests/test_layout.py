@@ -87,6 +87,22 @@ def test_each_stage_declares_exactly_the_code_it_imports():
             assert (REPO / dep).exists() or dep.startswith("data/"), f"{name}: {dep} missing"
 
 
+def resource_files(module: Path) -> set[Path]:
+    """The data files of the module's own resources/ folder that it names in its source."""
+    folder = module.parent / "resources"
+    names = re.findall(r"[\"']([\w-]+\.(?:tsv|json))[\"']", module.read_text(encoding="utf-8"))
+    return {folder / name for name in names if (folder / name).is_file()}
+
+
+def test_each_stage_declares_the_data_files_its_code_reads():
+    for name, stage in DVC_YAML["stages"].items():
+        entry = stage_entry(stage)
+        needed = {file for module in package_closure(entry) for file in resource_files(module)}
+        declared = {REPO / dep for dep in stage["deps"]}
+        missing = sorted(str(path.relative_to(REPO)) for path in needed - declared)
+        assert not missing, f"stage {name}: undeclared data files {missing}"
+
+
 # Code deps (entry point included) a stage may have: each module more is a reason to re-run it
 # that is not its own work. Lower these when a stage sheds code; never raise them silently.
 CODE_DEP_LIMITS = {"train": 22, "evaluate": 19, "similar": 12}

@@ -728,6 +728,13 @@ def test_a_relative_clause_is_about_the_noun_before_it(reader):
     assert reader("A dress, that is red.") == [["dress"], ["red"]]  # the dress's colour
 
 
+def test_a_run_may_state_a_second_tag_besides_its_synonym(reader):
+    assert reader("A dress with a large floral print.") == [
+        *[["dress"], ["large floral print", "floral", "print"], ["printed"]]
+    ]
+    assert reader("Without floral print.") == [["-floral", "-print"], ["-printed"]]
+
+
 def test_a_tone_falls_back_to_its_colour(reader):
     assert reader("Dresses in cream tones.") == [["dress"], ["cream tone", "cream"]]
 
@@ -740,7 +747,7 @@ def test_the_material_of_a_part_gives_its_modifiers_to_the_part(reader):
 def test_a_piece_falls_back_to_what_it_is_made_of(reader):
     assert reader("Crocheted lace inlays.") == [["crocheted lace inlay", "crocheted lace", "lace"]]
     assert reader("A stripe decor.") == [["striped decor", "striped"]]
-    assert reader("A floral print.") == [["floral"]]
+    assert reader("A floral print.") == [["floral", "print"], ["printed"]]
 
 
 def test_a_past_form_at_the_clause_end_is_a_participle():

@@ -12,7 +12,9 @@ a tag. The data tables are files in text/resources:
   ("waist", "side"), or a piece whose modifiers say what it is made of ("lace inlay": lace);
 - negated_tags.tsv: the positive tag of a negated term ("without sleeves" -> "sleeveless");
 - length_phrases.tsv: the length tag of a relation to a body landmark ("reaches to the knee"
-  -> knee-length, "well above the knee" -> short).
+  -> knee-length, "well above the knee" -> short);
+- implied_tags.tsv: a second tag that a word run states besides its synonym ("floral print":
+  floral and printed).
 
 Who a modifier belongs to: modifiers of a noun belong to it ("white dots", "red belt") unless
 that noun is a carrier (a generic word such as "color" or "skirt", or a word on most items such
@@ -40,6 +42,7 @@ SYNONYMS_FILE = RESOURCES / "tag_synonyms.tsv"
 CUES_FILE = RESOURCES / "tag_cues.tsv"
 NEGATED_FILE = RESOURCES / "negated_tags.tsv"
 LENGTHS_FILE = RESOURCES / "length_phrases.tsv"
+IMPLIED_FILE = RESOURCES / "implied_tags.tsv"
 
 NOUN, ADJECTIVE, PHRASE = "noun", "adjective", "phrase"
 NEGATION, RELATION, COPULA, BOUNDARY, PART = "negation", "relation", "copula", "boundary", "part"
@@ -110,6 +113,12 @@ def cues(path: Path = CUES_FILE) -> dict[str, str]:
 def negated_tags(path: Path = NEGATED_FILE) -> dict[str, str]:
     """Negated term -> positive tag, from negated_tags.tsv."""
     return dict(read_table(path, 2))
+
+
+@functools.cache
+def implied_tags(path: Path = IMPLIED_FILE) -> dict[tuple[str, ...], str]:
+    """Word run -> the second tag it states besides its synonym ("floral print": printed)."""
+    return {tuple(run.split(" ")): tag for run, tag in read_table(path, 2)}
 
 
 @functools.cache
@@ -307,6 +316,11 @@ def names_with_head(word: str, head: str) -> bool:
     return phrase in synonyms() or phrase in set(synonyms().values())
 
 
+def implies(run: str) -> bool:
+    """Whether a word run states a second tag (implied_tags.tsv)."""
+    return tuple(run.split(" ")) in implied_tags()
+
+
 def merge_word_pairs(tagged: TaggedSentence) -> TaggedSentence:
     """Two adjacent tokens that the synonym table maps to one word become that word, a noun
     ("cut out" -> neckline)."""
@@ -315,7 +329,8 @@ def merge_word_pairs(tagged: TaggedSentence) -> TaggedSentence:
     while index < len(tagged):
         pair = " ".join(token for token, _ in tagged[index : index + 2])
         word = synonyms().get(pair, "")
-        if index + 1 < len(tagged) and word and " " not in word:
+        # a pair that also states a second tag stays two words for SentenceReader.implied
+        if index + 1 < len(tagged) and word and " " not in word and not implies(pair):
             merged.append((word, "NN"))
             index += 2
         else:
@@ -375,6 +390,7 @@ class SentenceReader:
         for index, node in enumerate(nodes):
             if isinstance(node, nltk.Tree):
                 self.read_chunk(node, state, mentions)
+                mentions.extend(self.implied(node, state.negated_run))
                 continue
             token, tag = node
             if token not in COORDINATORS and tag not in ADVERB_TAGS:
@@ -428,6 +444,16 @@ class SentenceReader:
             if tag in DETERMINERS:
                 state.determiner = True
         return mentions
+
+    def implied(self, chunk: nltk.Tree, negated: bool) -> list[Mention]:
+        """The second tags that runs of the chunk's words state (implied_tags.tsv): "a large
+        floral print" is floral (its synonym) and printed."""
+        words = [token.lower() for token, _ in chunk.leaves()]
+        return [
+            Mention((Term(tag, ADJECTIVE),), negated)
+            for run, tag in implied_tags().items()
+            if any(tuple(words[i : i + len(run)]) == run for i in range(len(words)))
+        ]
 
     def read_chunk(self, chunk: nltk.Tree, state: ClauseState, mentions: list[Mention]) -> None:
         """Add the mentions of one noun or adjective phrase, updating the clause state."""

@@ -735,6 +735,11 @@ def test_a_run_may_state_a_second_tag_besides_its_synonym(reader):
     assert reader("Without floral print.") == [["-floral", "-print"], ["-printed"]]
 
 
+def test_a_negated_approval_denies_what_the_clause_named(reader):
+    assert reader("Black is not desired.") == [["-black"]]
+    assert reader("The dress is red. Black is not desired.") == [["dress"], ["red"], ["-black"]]
+
+
 def test_a_tone_falls_back_to_its_colour(reader):
     assert reader("Dresses in cream tones.") == [["dress"], ["cream tone", "cream"]]
 

@@ -46,8 +46,8 @@ IMPLIED_FILE = RESOURCES / "implied_tags.tsv"
 
 NOUN, ADJECTIVE, PHRASE = "noun", "adjective", "phrase"
 NEGATION, RELATION, COPULA, BOUNDARY, PART = "negation", "relation", "copula", "boundary", "part"
-PLACE, PIECE = "place", "piece"
-CUE_ROLES = (NEGATION, RELATION, COPULA, BOUNDARY, PART, PLACE, PIECE)
+PLACE, PIECE, APPROVAL = "place", "piece", "approval"
+CUE_ROLES = (NEGATION, RELATION, COPULA, BOUNDARY, PART, PLACE, PIECE, APPROVAL)
 # Noun phrase: any modifiers, then a noun; adjective phrase: adjectives (past participles
 # count: "flared"). Adverbs ("very", "slightly") are not part of either.
 GRAMMAR = r"""
@@ -404,6 +404,7 @@ class SentenceReader:
                 relative = token == "," and pair.split(" ")[-1] in RELATIVE_PRONOUNS
                 last_noun = state.last_noun
                 state.reset()
+                state.clause_start = len(mentions)
                 state.coordinated = coordinated
                 if relative and last_noun is not None:
                     # "a zipper, that is white lacquered": the relative clause is about it
@@ -467,6 +468,11 @@ class SentenceReader:
             return  # "above the knee": a place, not an attribute, but maybe a length
         owner, state.material_of = state.material_of, None
         if not words:
+            return
+        if negated and state.after_copula and all(cues().get(w) == APPROVAL for w in words):
+            # "black is not desired": the clause's mentions before the copula are denied
+            for index in range(state.clause_start, len(mentions)):
+                mentions[index] = Mention(mentions[index].chain, True, mentions[index].parts)
             return
         if owner and words[-1] in self.carriers and len(words) > 1:
             # "a collar of gold-colored silk": gold collar, the dress is not gold
@@ -575,6 +581,7 @@ class ClauseState:
     relation: str = ""  # a relation word ("above") waits for its phrase
     material_of: str | None = None  # "collar of": the part whose material the next phrase names
     last_noun: tuple[str, int] | None = None  # the last phrase's head and mention, no carrier
+    clause_start: int = 0  # the first mention of the clause
     determiner: bool = False  # the last token was a determiner ("is a long dress")
     # adjective phrases joined by commas, "and", "or" so far: (mention index, words, kinds)
     coordinated: list[tuple[int, list[str], list[str]]] = field(default_factory=list)

@@ -24,11 +24,8 @@ import argparse
 import time
 from pathlib import Path
 
-import numpy as np
-
-from fashion_tagger.data.sources.sample import ANNOTATORS, STREAM_ATTRIBUTES, STREAM_TEXT
-from fashion_tagger.data.sources.sample_attributes import Attributes, draw_attributes
-from fashion_tagger.data.sources.sample_text import describe
+from fashion_tagger.data.sources.sample import describe_item, draw_item_attributes
+from fashion_tagger.data.sources.sample_attributes import Attributes
 from fashion_tagger.data.sources.sample_truth import facts, read_claims
 from fashion_tagger.errors import PipelineError
 from fashion_tagger.io import write_json
@@ -41,16 +38,13 @@ RESULTS_FILE = Path(__file__).parent / "results" / "tags.json"
 
 def item_attributes(seed: int, item_id: str) -> Attributes:
     """The hidden attributes of sample item `item_id` (s00001 is index 0), as drawn."""
-    rng = np.random.default_rng([seed, int(item_id[1:]) - 1, STREAM_ATTRIBUTES])
-    rng.integers(10)  # the split, drawn first
-    return draw_attributes(rng)
+    return draw_item_attributes(seed, int(item_id[1:]) - 1)[1]
 
 
 def stated_facts(seed: int, item: dict, attributes: Attributes) -> set[tuple[str, str]]:
     """The facts some text of a sample item states, by replaying its text stream; the replay
     must give the item's own German texts (else the items come from other params)."""
-    rng = np.random.default_rng([seed, int(item["id"][1:]) - 1, STREAM_TEXT])
-    descriptions = [describe(attributes, rng) for _ in range(ANNOTATORS)]
+    descriptions = describe_item(seed, int(item["id"][1:]) - 1, attributes)
     if [d.text for d in descriptions] != item["descriptions"]:
         raise PipelineError(
             f"item {item['id']}: its texts are not the sample's for seed {seed}; "

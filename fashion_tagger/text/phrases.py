@@ -100,6 +100,12 @@ def synonyms(path: Path = SYNONYMS_FILE) -> dict[str, str]:
 
 
 @functools.cache
+def synonym_tags(path: Path = SYNONYMS_FILE) -> frozenset[str]:
+    """The tags the synonym table maps to."""
+    return frozenset(synonyms(path).values())
+
+
+@functools.cache
 def cues(path: Path = CUES_FILE) -> dict[str, str]:
     """Cue word -> role, from tag_cues.tsv."""
     table = dict(read_table(path, 2))
@@ -313,7 +319,7 @@ def names_with_head(word: str, head: str) -> bool:
     """Whether word + head (made singular) is a listed variant or tag ("round" + "necklines":
     round neckline), so that the word is read as a modifier of that head."""
     phrase = f"{word} {head.removesuffix('s')}"
-    return phrase in synonyms() or phrase in set(synonyms().values())
+    return phrase in synonyms() or phrase in synonym_tags()
 
 
 def implies(run: str) -> bool:
@@ -432,9 +438,8 @@ class SentenceReader:
                 # "the bolero is with lace": it has lace, no "lace bolero"; "the collar looks
                 # formal and makes the dress ...": another verb ends what the copula links
                 state.after_copula = False
-            elif token == "of" and index and isinstance(nodes[index - 1], nltk.Tree):
-                last = self.words(nodes[index - 1])[0][-1:]
-                state.material_of = last[0] if last and cues().get(last[0]) == PART else None
+            elif token == "of" and state.last_noun and cues().get(state.last_noun[0]) == PART:
+                state.material_of = state.last_noun[0]
             elif tag in PRONOUN_TAGS and not state.after_copula:
                 state.subject = None
                 state.subject_index = None

@@ -33,7 +33,7 @@ from tqdm import tqdm
 
 from fashion_tagger.data.sources.sample_attributes import Attributes, draw_attributes
 from fashion_tagger.data.sources.sample_painting import Placement, draw_dress
-from fashion_tagger.data.sources.sample_text import describe
+from fashion_tagger.data.sources.sample_text import Description, describe
 from fashion_tagger.data.sources.sample_truth import read_claims, write_true_tags
 from fashion_tagger.io import atomic_path, write_json
 from fashion_tagger.params import StrictModel
@@ -81,18 +81,30 @@ def item_id(index: int) -> str:
     return f"s{index + 1:05d}"
 
 
+def item_stream(seed: int, index: int, purpose: int) -> np.random.Generator:
+    """The random stream of one purpose (STREAM_*) of item `index`."""
+    return np.random.default_rng([seed, index, purpose])
+
+
+def draw_item_attributes(seed: int, index: int) -> tuple[str, Attributes]:
+    """Item `index`'s split digit and hidden attributes, from its attribute stream."""
+    rng = item_stream(seed, index, STREAM_ATTRIBUTES)
+    split = str(int(rng.integers(10)))
+    return split, draw_attributes(rng)
+
+
+def describe_item(seed: int, index: int, attributes: Attributes) -> list[Description]:
+    """The annotators' descriptions of item `index`, and what each states (its text stream)."""
+    rng = item_stream(seed, index, STREAM_TEXT)
+    return [describe(attributes, rng) for _ in range(ANNOTATORS)]
+
+
 def make_item(seed: int, index: int, width: int, height: int) -> SampleItem:
     """Generate item `index`: its attributes, image and five descriptions."""
-
-    def stream(purpose: int) -> np.random.Generator:
-        return np.random.default_rng([seed, index, purpose])
-
-    attribute_rng = stream(STREAM_ATTRIBUTES)
-    split = str(int(attribute_rng.integers(10)))
-    attributes = draw_attributes(attribute_rng)
-    image, placement = draw_dress(attributes, width, height, stream(STREAM_DRAWING))
-    text_rng = stream(STREAM_TEXT)
-    descriptions = [describe(attributes, text_rng).text for _ in range(ANNOTATORS)]
+    split, attributes = draw_item_attributes(seed, index)
+    drawing = item_stream(seed, index, STREAM_DRAWING)
+    image, placement = draw_dress(attributes, width, height, drawing)
+    descriptions = [d.text for d in describe_item(seed, index, attributes)]
     return SampleItem(item_id(index), split, attributes, image, placement, descriptions)
 
 

@@ -92,7 +92,8 @@ class Mention:
         if self.kind == "style":
             return set()
         stated = {(self.kind, self.value)}
-        if self.trim is not None and "{trim" in phrase.lower():
+        trim_said = any(m.group(1).lower() == "trim" for m in MARKER.finditer(phrase))
+        if self.trim is not None and trim_said:
             stated.add(("trim", f"{self.value}:{self.trim}"))
         return stated
 

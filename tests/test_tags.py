@@ -740,6 +740,25 @@ def test_a_negated_approval_denies_what_the_clause_named(reader):
     assert reader("The dress is red. Black is not desired.") == [["dress"], ["red"], ["-black"]]
 
 
+def test_a_word_of_rejection_denies_what_its_clause_names(reader):
+    assert reader("Black should be avoided.") == [["-black"]]
+    assert reader("To avoid are plain dresses in red.") == [["dress"], ["-plain"], ["-red"]]
+    assert reader("White, ivory and cream are better to avoid.")[0] == ["-white"]
+    assert reader("The dress is red. Avoid black.") == [["dress"], ["red"], ["-black"]]
+
+
+def test_what_the_dress_is_compared_with_is_not_the_dress(reader):
+    assert reader("A red dress, less formal than a floor-length gown or black dress.") == [
+        ["dress"],
+        ["red"],
+        ["formal"],
+    ]
+    assert reader("It is shorter than the knee, with a black collar.")[-1] == [
+        "black collar",
+        "collar",
+    ]
+
+
 def test_a_tone_falls_back_to_its_colour(reader):
     assert reader("Dresses in cream tones.") == [["dress"], ["cream tone", "cream"]]
 

@@ -157,6 +157,25 @@ def test_full_sentences(glossary):
     )
 
 
+def test_als_after_a_comparison_is_than(glossary):
+    assert english(glossary, "Eleganter als ein Sommerkleid.") == "Elegant than a summer dress."
+    assert english(glossary, "Weniger formell als ein Ballkleid.") == (
+        "Less formal than a ball gown."
+    )
+    # after an article, -er is an adjective ending, and "als" is "as"
+    assert english(glossary, "Ein schwarzer als Klassiker bekannter Stil.") == (
+        "A black as classic known style."
+    )
+
+
+def test_abbreviations_are_no_words_to_translate(glossary):
+    """Units and abbreviations of one or two letters stay as they are: not counted."""
+    text = "Ein Kleid aus Berlin, 5 cm über dem Knie, St. Gallen"
+    assert glossary.content_words(text) == ["kleid", "berlin", "knie", "gallen"]
+    coverage = measure_coverage([text], translate_texts([text], glossary), glossary)
+    assert coverage.content_tokens == 4 and "cm" not in coverage.untranslated
+
+
 def test_coverage_counts_content_words_with_repeats(glossary):
     texts = ["Das Kleid ist rot.", "Das Kleid ist rot.", "Ein Quarkbrot mit 3/4-Arm und Zwxq"]
     coverage = measure_coverage(texts, translate_texts(texts, glossary), glossary)

@@ -115,6 +115,7 @@ PLURAL_DETERMINERS = frozenset(  # folded, as they are compared with folded word
 )
 PLURAL_ARTICLES = frozenset({"die", "keine", "meine", "ihre", "seine", "diese"})
 GENITIVE_ARTICLES = frozenset({"des", "eines", "keines", "dieses", "ihres", "seines"})
+COMPARISON_WORDS = frozenset({"weniger", "mehr"})  # weniger formell als: less formal than
 SEPARABLE_PARTICLES = frozenset({"an", "aus", "ab", "auf", "zu", "hervor", "vor", "zusammen"})
 VOWELS = "aeiouAEIOU"
 # Words before a verb that is also an adjective that make it the verb: jeder weiß (knows).
@@ -303,8 +304,11 @@ class Lexicon:
         return bool(entries) and entries[0].pos in FUNCTION_POS
 
     def is_content_word(self, word: str) -> bool:
-        """An alphabetic word that is not a function word: what translation coverage counts."""
-        return bool(ALPHABETIC.fullmatch(word)) and not self.is_function_word(word)
+        """An alphabetic word of three letters or more that is not a function word: what
+        translation coverage counts (cm, St. and D.C. are abbreviations, kept as they are)."""
+        return (
+            len(word) > 2 and bool(ALPHABETIC.fullmatch(word)) and not self.is_function_word(word)
+        )
 
     def content_words(self, text: str) -> list[str]:
         """The content words of a German text, in lower case, with repeats."""
@@ -387,7 +391,7 @@ class Analysis:
     number: str  # German number: sg, pl, pl-or-genitive (Rocks) or sg-or-pl (Ärmel)
     pos: str  # part of speech of the word's head, '' when unknown
     known: bool  # every part was found in the lexicon
-    content: bool  # an alphabetic word that is not a function word: counted for coverage
+    content: bool  # a content word (Lexicon.is_content_word): counted for coverage
     participle: str = ""  # for a verb read as a present form: its English past participle
 
 
@@ -521,7 +525,7 @@ class GlossaryTranslator:
             return RELATIVE_PRONOUNS[key]
         if key == "der" and joined_before and analyses[index - 1].pos in NOUN_POS:
             return "of the"  # genitive after a noun: die Mitte der Waden
-        if key == "als" and joined_before and self._is_comparative(analyses[index - 1]):
+        if key == "als" and joined_before and self._closes_comparison(index, words, analyses):
             return "than"  # kürzer als hinten: shorter than at the back
         last = index == len(words) - 1
         clause_end = last or bool(CLAUSE_END.search(gaps[index + 1]))
@@ -665,9 +669,23 @@ class GlossaryTranslator:
         return order
 
     @staticmethod
-    def _is_comparative(analysis: Analysis) -> bool:
+    def _closes_comparison(index: int, words: list[str], analyses: list[Analysis]) -> bool:
+        """Whether the adjective before "als" (at `index`) ends a comparison: a comparative in
+        English (kürzer: shorter), one whose German -er the lexicon read as an ending
+        (eleganter als: elegant than) but not after an article, or one after weniger or mehr
+        (weniger formell als: less formal than)."""
+        analysis = analyses[index - 1]
+        if analysis.pos != "adj":
+            return False
         english = analysis.singular
-        return analysis.pos == "adj" and (english.endswith("er") or english.startswith("more "))
+        if english.endswith("er") or english.startswith("more "):
+            return True
+        before = fold(words[index - 2]) if index > 1 else ""
+        if before in COMPARISON_WORDS:
+            return True
+        # after an article, -er is an ending: ein schwarzer als Klassiker bekannter Stil
+        after_article = index > 1 and analyses[index - 2].pos == "art"
+        return fold(words[index - 1]).endswith("er") and not after_article
 
     @staticmethod
     def _plural_in_context(

@@ -46,8 +46,10 @@ IMPLIED_FILE = RESOURCES / "implied_tags.tsv"
 
 NOUN, ADJECTIVE, PHRASE = "noun", "adjective", "phrase"
 NEGATION, RELATION, COPULA, BOUNDARY, PART = "negation", "relation", "copula", "boundary", "part"
-PLACE, PIECE, APPROVAL = "place", "piece", "approval"
-CUE_ROLES = (NEGATION, RELATION, COPULA, BOUNDARY, PART, PLACE, PIECE, APPROVAL)
+PLACE, PIECE, APPROVAL, REJECTION = "place", "piece", "approval", "rejection"
+COMPARISON = "comparison"
+CUE_ROLES = (NEGATION, RELATION, COPULA, BOUNDARY, PART, PLACE, PIECE, APPROVAL, REJECTION)
+CUE_ROLES += (COMPARISON,)
 # Noun phrase: any modifiers, then a noun; adjective phrase: adjectives (past participles
 # count: "flared"). Adverbs ("very", "slightly") are not part of either.
 GRAMMAR = r"""
@@ -395,6 +397,10 @@ class SentenceReader:
         nodes = [part for node in chunker().parse(tagged) for part in self.split_phrase(node)]
         for index, node in enumerate(nodes):
             if isinstance(node, nltk.Tree):
+                if state.comparison or state.compared_run:
+                    # "less formal than a floor-length gown": what the item is compared with
+                    state.comparison, state.compared_run, state.last_noun = False, True, None
+                    continue
                 self.read_chunk(node, state, mentions)
                 mentions.extend(self.implied(node, state.negated_run))
                 continue
@@ -408,9 +414,11 @@ class SentenceReader:
                 coordinated = state.coordinated if token in COORDINATORS else []
                 subject = (state.subject, state.subject_index) if token == ":" else (None, None)
                 relative = token == "," and pair.split(" ")[-1] in RELATIVE_PRONOUNS
-                last_noun = state.last_noun
+                last_noun, clause_start = state.last_noun, state.clause_start
                 state.reset()
-                state.clause_start = len(mentions)
+                # a comma inside a list of adjectives keeps the clause: "white, ivory and
+                # cream are to avoid" denies all three
+                state.clause_start = clause_start if coordinated else len(mentions)
                 state.coordinated = coordinated
                 if relative and last_noun is not None:
                     # "a zipper, that is white lacquered": the relative clause is about it
@@ -420,6 +428,10 @@ class SentenceReader:
                     state.after_copula = True
             elif role == NEGATION:
                 state.negation = True
+            elif role == COMPARISON:
+                state.comparison = True
+            elif role == REJECTION:
+                reject(state, mentions)
             elif role == RELATION and tag in ("IN", "TO", "RP", "RB"):
                 degree = nodes[index - 1] if index else None
                 degree_word = degree[0] if isinstance(degree, tuple) else ""
@@ -445,6 +457,8 @@ class SentenceReader:
                 state.subject_index = None
             if token not in NEGATION_JOINERS and role != NEGATION and tag not in DETERMINERS:
                 state.negated_run = False
+            if token not in NEGATION_JOINERS and role != COMPARISON and tag not in DETERMINERS:
+                state.compared_run = False
             if tag not in DETERMINERS and token != "of":
                 state.determiner = False
             if tag in DETERMINERS:
@@ -466,7 +480,7 @@ class SentenceReader:
         words, kinds = self.words(chunk)
         state.last_noun = None
         coordinated, state.coordinated = state.coordinated, []
-        negated = state.negation or state.negated_run
+        negated = state.negation or state.negated_run or state.rejecting
         state.negation = False
         state.negated_run = negated
         if state.relation and self.read_relation(chunk, state, mentions, negated):
@@ -476,9 +490,14 @@ class SentenceReader:
             return
         if negated and state.after_copula and all(cues().get(w) == APPROVAL for w in words):
             # "black is not desired": the clause's mentions before the copula are denied
-            for index in range(state.clause_start, len(mentions)):
-                mentions[index] = Mention(mentions[index].chain, True, mentions[index].parts)
+            deny(mentions, state.clause_start)
             return
+        if cues().get(words[0]) == REJECTION:  # "avoid black dresses", "is avoided"
+            reject(state, mentions)
+            words, kinds = words[1:], kinds[1:]
+            if not words:
+                return
+            negated = state.negated_run = True
         if owner and words[-1] in self.carriers and len(words) > 1:
             # "a collar of gold-colored silk": gold collar, the dress is not gold
             mentions.append(
@@ -563,6 +582,22 @@ class SentenceReader:
         return landmark in landmarks() or cues().get(landmark) in (PART, PLACE)
 
 
+def deny(mentions: list[Mention], start: int) -> None:
+    """Negate the mentions from `start` on (those of the clause so far)."""
+    for index in range(start, len(mentions)):
+        mentions[index] = Mention(mentions[index].chain, True, mentions[index].parts)
+
+
+def reject(state: ClauseState, mentions: list[Mention]) -> None:
+    """A word of rejection: after a copula it denies what the clause named before it ("black
+    is better to avoid"); otherwise it denies what the clause names after it ("to avoid are
+    plain dresses in red", "avoid black dresses")."""
+    if state.after_copula and len(mentions) > state.clause_start:
+        deny(mentions, state.clause_start)
+    else:
+        state.rejecting = True
+
+
 def share_head(
     head: str, coordinated: Sequence[tuple[int, list[str], list[str]]], mentions: list[Mention]
 ) -> None:
@@ -583,6 +618,9 @@ class ClauseState:
     after_copula: bool = False
     negation: bool = False  # a negation cue waits for its phrase
     negated_run: bool = False  # the last phrase was negated ("no X or Y")
+    rejecting: bool = False  # a word of rejection opened the clause ("to avoid are ...")
+    comparison: bool = False  # "than" waits for the phrase the item is compared with
+    compared_run: bool = False  # the last phrase was compared with ("than X or Y")
     relation: str = ""  # a relation word ("above") waits for its phrase
     material_of: str | None = None  # "collar of": the part whose material the next phrase names
     last_noun: tuple[str, int] | None = None  # the last phrase's head and mention, no carrier

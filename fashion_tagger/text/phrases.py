@@ -281,6 +281,10 @@ def repair_tags(tagged: TaggedSentence) -> TaggedSentence:
             and names_with_head(token, tagged[index + 3][0])
         ):
             tag = "JJ"  # "round/NN and v-shaped necklines": round neckline is a listed term
+        elif (
+            tag == "VB" and 0 < index < len(tagged) - 1 and between_modifier_and_noun(tagged, index)
+        ):
+            tag = "NN"  # "the strapless empire/VB dress": a base verb cannot stand there
         elif tag == "VBD" and 0 < index < len(tagged) - 1:
             before, after = tagged[index - 1][1], tagged[index + 1][1]
             if after.startswith("NN") and (before.startswith("JJ") or before in DETERMINERS):
@@ -289,6 +293,13 @@ def repair_tags(tagged: TaggedSentence) -> TaggedSentence:
                 tag = "VBN"  # at the clause end, in German order: "often checked."
         repaired.append((token, tag))
     return repaired
+
+
+def between_modifier_and_noun(tagged: TaggedSentence, index: int) -> bool:
+    """Whether tagged[index] stands after a determiner, an adjective or a singular noun and
+    before a noun, where only a modifier fits."""
+    before, after = tagged[index - 1][1], tagged[index + 1][1]
+    return after.startswith("NN") and (before in ("DT", "NN") or before.startswith("JJ"))
 
 
 def adverb_as_adjective(tagged: TaggedSentence, index: int) -> bool:

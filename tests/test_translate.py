@@ -58,6 +58,19 @@ def test_lexicon_is_large_and_well_formed(glossary):
     assert glossary.lexicon.find("kleid", frozenset({"noun"})).english == "dress"
 
 
+def test_general_words_are_read_but_never_guessed_for_a_typing_slip(tmp_path):
+    main = write_lexicon(tmp_path / "main.tsv", ["lang\tlong\tadj", "Kleid\tdress\tnoun"])
+    general = write_lexicon(
+        tmp_path / "general.tsv", ["planen\tplan\tverb", "Zukunft\tfuture\tmass"]
+    )
+    translator = GlossaryTranslator(Lexicon.load(main, general))
+    assert translator.translate(["Zukunft, planen"]) == ["Future, plan"]
+    assert translator.translate(["Ein lanen Kleid"])[0].endswith("long dress")  # not "plan"
+    repeated = write_lexicon(tmp_path / "repeated.tsv", ["Kleid\tgown\tnoun"])
+    with pytest.raises(PipelineError, match=r"repeated\.tsv: line 2: duplicate entry 'Kleid'"):
+        Lexicon.load(main, repeated)
+
+
 def test_bad_lexicon_line_names_file_and_line(tmp_path):
     path = write_lexicon(tmp_path / "lexicon.tsv", ["Kleid\tdress\tnoun", "Rock\tskirt\tnown"])
     with pytest.raises(PipelineError, match=r"lexicon.tsv: line 3: unknown part of speech"):

@@ -46,6 +46,7 @@ from fashion_tagger.errors import PipelineError
 from fashion_tagger.io import read_table
 
 LEXICON_FILE = Path(__file__).parent / "resources" / "glossary_de_en.tsv"
+GENERAL_FILE = Path(__file__).parent / "resources" / "general_de_en.tsv"  # frequent words
 PARTICIPLES_FILE = Path(__file__).parent / "resources" / "english_participles.tsv"
 # Bump when a change of this module alters translations: cached translations (keyed by the
 # lexicon's content, the participle table's and this number, see text.translation_cache) are
@@ -232,11 +233,19 @@ class Entry:
 class Lexicon:
     """The German->English word list, indexed by folded German form."""
 
-    def __init__(self, entries: Sequence[Entry], fingerprint: str | None = None):
-        self.fingerprint = fingerprint or self._fingerprint(entries)  # content hash, for caches
+    def __init__(
+        self,
+        entries: Sequence[Entry],
+        fingerprint: str | None = None,
+        general: Sequence[Entry] = (),
+    ):
+        """`general`: frequent words of any German text, read after `entries` and never the
+        guess for a typing slip."""
+        self.fingerprint = fingerprint or self._fingerprint([*entries, *general])  # for caches
         self._by_key: dict[str, list[Entry]] = {}
         self.phrases: dict[tuple[str, ...], Entry] = {}  # multi-word entries: handelt sich um
-        for entry in entries:
+        self.general = frozenset(general)
+        for entry in [*entries, *general]:
             if " " in entry.german:
                 self.phrases[tuple(fold(word) for word in entry.german.split())] = entry
             else:
@@ -244,16 +253,25 @@ class Lexicon:
         self.longest_phrase = max(map(len, self.phrases), default=1)
         self.phrase_starts = {words[0] for words in self.phrases}
         self.openings = {key[:MIN_PART] for key in self._by_key}  # to rule out typo guesses fast
-        self.size = len(entries)
+        self.size = len(entries) + len(general)
 
     @classmethod
-    def load(cls, path: Path | str = LEXICON_FILE) -> Lexicon:
-        """Read a lexicon TSV; a malformed line is a one-line error naming file and line."""
-        path = Path(path)
+    def load(
+        cls, path: Path | str = LEXICON_FILE, general: Path | str | None = GENERAL_FILE
+    ) -> Lexicon:
+        """Read a lexicon TSV and the TSV of general words (same format; None: none); a
+        malformed line is a one-line error naming file and line."""
+        seen: set[tuple[str, str]] = set()
+        entries = cls._read(Path(path), seen)
+        return cls(entries, general=cls._read(Path(general), seen) if general else ())
+
+    @staticmethod
+    def _read(path: Path, seen: set[tuple[str, str]]) -> list[Entry]:
+        """The entries of one lexicon TSV; `seen` holds the (word, part of speech) pairs read
+        so far, so that a repeat in either file is an error."""
         if not path.exists():
             raise PipelineError(f"{path}: file not found")
         entries: list[Entry] = []
-        seen: set[tuple[str, str]] = set()
         header_seen = False
         for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
             if not line.strip() or line.startswith("#"):
@@ -279,7 +297,7 @@ class Lexicon:
             entries.append(Entry(german, singular, plural, pos))
         if not entries:
             raise PipelineError(f"{path}: no entries")
-        return cls(entries)
+        return entries
 
     @staticmethod
     def _fingerprint(entries: Sequence[Entry]) -> str:
@@ -865,7 +883,9 @@ class GlossaryTranslator:
 
         Slips are tried from the most to the least likely: a doubled letter, two letters
         swapped, a letter left out, a letter too many, a wrong letter. The first two may also
-        give compounds; the others only single words, which keeps the search cheap.
+        give compounds; the others only single words, which keeps the search cheap. A guess
+        is never one of the general words (lanen is langen, not planen): slips in descriptions
+        are made in the words of dresses.
         """
         word = word.lower()
         if len(word) < MIN_TYPO_LENGTH:
@@ -876,7 +896,7 @@ class GlossaryTranslator:
         for candidate in dict.fromkeys(map(fold, doubled + swapped)):
             found = self._lookup(candidate, noun_first, TYPO_POS, diminutives=False)
             parts = [found] if found else self._parse(candidate, noun_first)
-            if parts:
+            if parts and not any(part.entry in self.lexicon.general for part in parts):
                 return parts
         inserted = [word[:at] + add + word[at:] for at in range(len(word) + 1) for add in LETTERS]
         dropped = [word[:at] + word[at + 1 :] for at in cuts]
@@ -884,7 +904,7 @@ class GlossaryTranslator:
         for candidate in dict.fromkeys(map(fold, inserted + dropped + replaced)):
             if candidate[:MIN_PART] in self.lexicon.openings:
                 found = self._lookup(candidate, noun_first, TYPO_POS, diminutives=False)
-                if found:
+                if found and found.entry not in self.lexicon.general:
                     return [found]
         return None
 

@@ -58,14 +58,15 @@ def test_lexicon_is_large_and_well_formed(glossary):
     assert glossary.lexicon.find("kleid", frozenset({"noun"})).english == "dress"
 
 
-def test_general_words_are_read_but_never_guessed_for_a_typing_slip(tmp_path):
-    main = write_lexicon(tmp_path / "main.tsv", ["lang\tlong\tadj", "Kleid\tdress\tnoun"])
-    general = write_lexicon(
-        tmp_path / "general.tsv", ["planen\tplan\tverb", "Zukunft\tfuture\tmass"]
-    )
+def test_general_words_are_whole_words_never_guessed_for_a_slip_nor_parts(tmp_path):
+    fashion = ["lang\tlong\tadj", "Kleid\tdress\tnoun", "Knopf\tbutton\tnoun"]
+    main = write_lexicon(tmp_path / "main.tsv", [*fashion, "Knopfleiste\tbutton placket\tnoun"])
+    words = ["planen\tplan\tverb", "Zukunft\tfuture\tmass", "leise\tquiet\tadj"]
+    general = write_lexicon(tmp_path / "general.tsv", words)
     translator = GlossaryTranslator(Lexicon.load(main, general))
-    assert translator.translate(["Zukunft, planen"]) == ["Future, plan"]
+    assert translator.translate(["Zukunft, planen, leise"]) == ["Future, plan, quiet"]
     assert translator.translate(["Ein lanen Kleid"])[0].endswith("long dress")  # not "plan"
+    assert translator.translate(["Knopfleise"]) == ["Button placket"]  # not Knopf + leise
     repeated = write_lexicon(tmp_path / "repeated.tsv", ["Kleid\tgown\tnoun"])
     with pytest.raises(PipelineError, match=r"repeated\.tsv: line 2: duplicate entry 'Kleid'"):
         Lexicon.load(main, repeated)

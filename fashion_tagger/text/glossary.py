@@ -309,10 +309,11 @@ class Lexicon:
             )
         return digest.hexdigest()
 
-    def find(self, key: str, allowed: frozenset[str]) -> Entry | None:
-        """The first entry of a folded form whose part of speech is allowed."""
+    def find(self, key: str, allowed: frozenset[str], general: bool = True) -> Entry | None:
+        """The first entry of a folded form whose part of speech is allowed (of the fashion
+        words only, without `general`)."""
         for entry in self._by_key.get(key, ()):
-            if entry.pos in allowed:
+            if entry.pos in allowed and (general or entry not in self.general):
                 return entry
         return None
 
@@ -915,16 +916,18 @@ class GlossaryTranslator:
         exact_pos: frozenset[str],
         diminutives: bool = True,
         lexicon: Lexicon | None = None,
+        general: bool = True,
     ) -> _Part | None:
         """The word itself or, failing that, the lemma of an inflected form or diminutive.
 
-        Looks in `lexicon` (the Ding fallback: no diminutives) or else in the main lexicon.
+        Looks in `lexicon` (the Ding fallback: no diminutives) or else in the main lexicon;
+        without `general`, among the fashion words only.
         """
         if lexicon:
             diminutives = False
         lexicon = lexicon or self.lexicon
         for lemma, allowed, number in self._inflections(key, noun_first, exact_pos):
-            entry = lexicon.find(lemma, allowed)
+            entry = lexicon.find(lemma, allowed, general)
             if entry and entry.pos != "noun":
                 return _Part(entry, "sg")
             if entry:
@@ -989,8 +992,8 @@ class GlossaryTranslator:
             if not modifier:
                 continue
             rest = key[cut:]
-            head = self._lookup(rest, noun_first, SUFFIX_POS) or self._lookup(
-                rest, noun_first, HEAD_POS
+            head = self._lookup(rest, noun_first, SUFFIX_POS, general=False) or self._lookup(
+                rest, noun_first, HEAD_POS, general=False
             )
             tail = [head] if head else self._parse(rest, noun_first)
             if tail and (best is None or len(tail) + 1 < len(best)):
@@ -998,20 +1001,21 @@ class GlossaryTranslator:
         return best
 
     def _modifier(self, text: str) -> Entry | None:
-        """A lexicon entry that `text` spells as the first part of a compound."""
-        entry = self.lexicon.find(text, MODIFIER_POS)
+        """A lexicon entry that `text` spells as the first part of a compound (general words
+        are whole words only: Knopfleise is no Knopf-leise)."""
+        entry = self.lexicon.find(text, MODIFIER_POS, general=False)
         if entry:
             return entry
         for link in LINKS:
             if text.endswith(link) and len(text) - len(link) >= MIN_PART:
                 stem = text[: -len(link)]
                 plain = remove_umlaut(stem)  # a plural with umlaut: Blättermuster, Fädenzug
-                entry = self.lexicon.find(stem, NOUN_POS) or (
-                    plain and self.lexicon.find(plain, NOUN_POS)
+                entry = self.lexicon.find(stem, NOUN_POS, general=False) or (
+                    plain and self.lexicon.find(plain, NOUN_POS, general=False)
                 )
                 if entry:
                     return entry
-        return self.lexicon.find(text + "e", NOUN_POS)  # dropped final e: Hueftguertel
+        return self.lexicon.find(text + "e", NOUN_POS, general=False)  # Hueftguertel
 
     @staticmethod
     def _join(modifiers: list[_Part], head: Entry, plural: bool) -> str:

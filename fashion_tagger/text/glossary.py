@@ -241,19 +241,21 @@ class Lexicon:
     ):
         """`general`: frequent words of any German text, read after `entries` and never the
         guess for a typing slip."""
-        self.fingerprint = fingerprint or self._fingerprint([*entries, *general])  # for caches
+        every = [*entries, *general]
+        self.fingerprint = fingerprint or self._fingerprint(every)  # content hash, for caches
         self._by_key: dict[str, list[Entry]] = {}
         self.phrases: dict[tuple[str, ...], Entry] = {}  # multi-word entries: handelt sich um
         self.general = frozenset(general)
-        for entry in [*entries, *general]:
+        for entry in every:
             if " " in entry.german:
                 self.phrases[tuple(fold(word) for word in entry.german.split())] = entry
             else:
                 self._by_key.setdefault(fold(entry.german), []).append(entry)
         self.longest_phrase = max(map(len, self.phrases), default=1)
         self.phrase_starts = {words[0] for words in self.phrases}
-        self.openings = {key[:MIN_PART] for key in self._by_key}  # to rule out typo guesses fast
-        self.size = len(entries) + len(general)
+        # first letters of the words a typing slip may be guessed as, to rule out guesses fast
+        self.openings = {fold(entry.german)[:MIN_PART] for entry in entries}
+        self.size = len(every)
 
     @classmethod
     def load(
@@ -696,11 +698,9 @@ class GlossaryTranslator:
         analysis = analyses[index - 1]
         if analysis.pos != "adj":
             return False
-        english = analysis.singular
-        if english.endswith("er") or english.startswith("more "):
+        if analysis.singular.endswith("er") or analysis.singular.startswith("more "):
             return True
-        before = fold(words[index - 2]) if index > 1 else ""
-        if before in COMPARISON_WORDS:
+        if index > 1 and fold(words[index - 2]) in COMPARISON_WORDS:
             return True
         # after an article, -er is an ending: ein schwarzer als Klassiker bekannter Stil
         after_article = index > 1 and analyses[index - 2].pos == "art"
@@ -895,17 +895,19 @@ class GlossaryTranslator:
         doubled = [word[:at] + word[at + 1 :] for at in cuts[1:] if word[at] == word[at - 1]]
         swapped = [word[:at] + word[at + 1] + word[at] + word[at + 2 :] for at in cuts[:-1]]
         for candidate in dict.fromkeys(map(fold, doubled + swapped)):
-            found = self._lookup(candidate, noun_first, TYPO_POS, diminutives=False)
+            found = self._lookup(candidate, noun_first, TYPO_POS, diminutives=False, general=False)
             parts = [found] if found else self._parse(candidate, noun_first)
-            if parts and not any(part.entry in self.lexicon.general for part in parts):
+            if parts:
                 return parts
         inserted = [word[:at] + add + word[at:] for at in range(len(word) + 1) for add in LETTERS]
         dropped = [word[:at] + word[at + 1 :] for at in cuts]
         replaced = [word[:at] + add + word[at + 1 :] for at in cuts for add in LETTERS]
         for candidate in dict.fromkeys(map(fold, inserted + dropped + replaced)):
             if candidate[:MIN_PART] in self.lexicon.openings:
-                found = self._lookup(candidate, noun_first, TYPO_POS, diminutives=False)
-                if found and found.entry not in self.lexicon.general:
+                found = self._lookup(
+                    candidate, noun_first, TYPO_POS, diminutives=False, general=False
+                )
+                if found:
                     return [found]
         return None
 

@@ -48,8 +48,10 @@ NOUN, ADJECTIVE, PHRASE = "noun", "adjective", "phrase"
 NEGATION, RELATION, COPULA, BOUNDARY, PART = "negation", "relation", "copula", "boundary", "part"
 PLACE, PIECE, APPROVAL, REJECTION = "place", "piece", "approval", "rejection"
 COMPARISON = "comparison"
-CUE_ROLES = (NEGATION, RELATION, COPULA, BOUNDARY, PART, PLACE, PIECE, APPROVAL, REJECTION)
-CUE_ROLES += (COMPARISON,)
+CUE_ROLES = (
+    *(NEGATION, RELATION, COPULA, BOUNDARY, PART),
+    *(PLACE, PIECE, APPROVAL, REJECTION, COMPARISON),
+)
 # Noun phrase: any modifiers, then a noun; adjective phrase: adjectives (past participles
 # count: "flared"). Adverbs ("very", "slightly") are not part of either.
 GRAMMAR = r"""
@@ -466,10 +468,10 @@ class SentenceReader:
             elif tag in PRONOUN_TAGS and not state.after_copula:
                 state.subject = None
                 state.subject_index = None
-            if token not in NEGATION_JOINERS and role != NEGATION and tag not in DETERMINERS:
-                state.negated_run = False
-            if token not in NEGATION_JOINERS and role != COMPARISON and tag not in DETERMINERS:
-                state.compared_run = False
+            # a run ("no X or Y", "than X or Y") goes on over its cue, "or"/"nor", determiners
+            run_goes_on = token in NEGATION_JOINERS or tag in DETERMINERS
+            state.negated_run &= run_goes_on or role == NEGATION
+            state.compared_run &= run_goes_on or role == COMPARISON
             if tag not in DETERMINERS and token != "of":
                 state.determiner = False
             if tag in DETERMINERS:

@@ -772,6 +772,41 @@ def test_a_piece_falls_back_to_what_it_is_made_of(reader):
     assert reader("Crocheted lace inlays.") == [["crocheted lace inlay", "crocheted lace", "lace"]]
     assert reader("A stripe decor.") == [["striped decor", "striped"]]
     assert reader("A floral print.") == [["floral", "print"], ["printed"]]
+    # its material's modifiers are the piece's: the border is purple, the dress is not
+    assert reader("Appliqués with a purple-colored silk border.") == [
+        ["purple-colored silk border", "purple-colored silk", "silk"]
+    ]
+
+
+def test_a_listed_plural_names_the_things_not_its_singular():
+    normalise = make_word_normaliser(lemmatize=True)
+    assert normalise("roses", "NNS") == "floral"  # the flowers
+    assert normalise("rose", "JJ") == "rose"  # the colour
+    assert normalise("sleeves", "NNS") == "sleeve"
+
+
+def test_a_material_after_the_copula_is_the_dress_unless_a_part_is_the_subject(reader):
+    # German order: what is characteristic is the red silk, not a red "characteristic"
+    assert reader("Characteristic are a high waist and red silk.") == [
+        *[["characteristic"], ["high waist", "waist"], ["silk"], ["red"]]
+    ]
+    assert reader("The collar is black silk.") == [["black collar", "collar"]]
+
+
+def test_a_listed_term_tagged_as_an_adverb_after_a_copula_or_before_a_participle_is_one():
+    tagged = [("it", "PRP"), ("sits", "VBZ"), ("loose", "RB"), ("in", "IN"), ("front", "NN")]
+    assert phrases.repair_tags(tagged)[2] == ("loose", "JJ")
+    assert phrases.repair_tags([("is", "VBZ"), ("tight", "RB"), ("fitted", "VBN")])[1] == (
+        "tight",
+        "JJ",
+    )
+    # an adverb that names no listed term stays one
+    assert phrases.repair_tags([("is", "VBZ"), ("here", "RB"), ("in", "IN")])[1] == ("here", "RB")
+
+
+def test_loose_is_wide(reader):
+    assert reader("A loose dress.") == [["dress"], ["wide"]]
+    assert reader("The skirt falls loose.") == [["skirt"], ["wide"]]
 
 
 def test_a_past_form_at_the_clause_end_is_a_participle():

@@ -593,3 +593,11 @@ def test_weitere_is_further_and_weit_idioms_are_no_width(glossary):
     assert english(glossary, "Ein weiter Rock.") == "A wide skirt."
     assert english(glossary, "Es ist weit verbreitet.") == "It is widespread."
     assert english(glossary, "Das Kleid wird gerade getragen.") == "The dress is just worn."
+
+
+def test_english_words_in_german_text_stay_as_they_are(glossary):
+    # loanwords are no typing slips of German words (Dresses: not "press", Slip: not "slim")
+    assert glossary.translate(["Cocktail Dresses sind kurz"]) == ["Cocktail Dresses are short"]
+    assert glossary.translate(["Ein Maxi Dress mit Slip"]) == ["A maxi Dress with Slip"]
+    source = "Cocktail Dresses mit Slip"
+    assert untranslated_words(source, glossary.translate([source])[0], glossary) == []

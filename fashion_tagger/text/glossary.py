@@ -255,6 +255,14 @@ class Lexicon:
         self.phrase_starts = {words[0] for words in self.phrases}
         # first letters of the words a typing slip may be guessed as, to rule out guesses fast
         self.openings = {fold(entry.german)[:MIN_PART] for entry in entries}
+        # the one-word English of the fashion nouns and adjectives, singular and plural: an
+        # English word in German text ("Shift Dresses", "Slip") stays as it is
+        self.english: dict[str, tuple[Entry, str]] = {}
+        for entry in entries:
+            if entry.pos in ("noun", "adj"):
+                for form, number in ((entry.english, "sg"), (entry.plural, "pl")):
+                    if " " not in form:
+                        self.english.setdefault(form.lower(), (entry, number))
         self.size = len(every)
 
     @classmethod
@@ -794,6 +802,9 @@ class GlossaryTranslator:
         parts = [found] if found else self._parse(key, noun_first)
         if not parts:
             parts = self._lemma_parts(word, noun_first)
+        if not parts and (english := self.lexicon.english.get(word.lower())):
+            entry, number = english
+            return Analysis(word, word, number, entry.pos, True, content)
         if not parts:
             parts = self._correct_typo(word, noun_first)
         if not parts and self.fallback:

@@ -307,7 +307,8 @@ def between_modifier_and_noun(tagged: TaggedSentence, index: int) -> bool:
 def adverb_as_adjective(tagged: TaggedSentence, index: int) -> bool:
     """Whether an adverb tag is an adjective's ("long/RB"): before a noun, before a comma and
     an adjective ("long, wide sleeves"), or after a copula at the end of a clause ("the
-    sleeves are long.")."""
+    sleeves are long.") or, for a listed term, anywhere after a copula ("it sits loose in the
+    chest area") and before a participle ("tight fitted")."""
     following = [tag for _, tag in tagged[index + 1 : index + 3]]
     if cues().get(tagged[index][0]) or tagged[index][0].lower() in DEGREE_ADVERBS:
         return False
@@ -316,7 +317,11 @@ def adverb_as_adjective(tagged: TaggedSentence, index: int) -> bool:
     if following == [",", "JJ"]:
         return True
     after_copula = index > 0 and cues().get(tagged[index - 1][0]) == COPULA
-    return after_copula and (not following or following[0] in (".", ",", ";", ":", "CC"))
+    ends_clause = not following or following[0] in (".", ",", ";", ":", "CC")
+    word = tagged[index][0].lower()
+    if word in synonyms() or word in synonym_tags():
+        return after_copula or following[:1] == ["VBN"]
+    return after_copula and ends_clause
 
 
 def coordinated_with_adjective(tagged: TaggedSentence, index: int) -> bool:
@@ -523,6 +528,9 @@ class SentenceReader:
             and subject is not None
             and (chunk.label() == "AP" or not state.determiner)
             and cues().get(words[-1]) != PART  # "... were puff sleeves": a thing of its own
+            # "the collar is black silk": a black collar; but "characteristic are ... the red
+            # damask" (German order): a material or garment after the copula is the dress's
+            and (words[-1] not in self.carriers or cues().get(subject) == PART)
         )
         if attach:  # "the collar is black": black collar ("v-shaped cut": v neckline)
             pairs = [(w, k) for w, k in zip(words, kinds, strict=True) if w not in self.carriers]
@@ -547,7 +555,9 @@ class SentenceReader:
         if cues().get(head) == PART:
             share_head(head, coordinated, mentions)
         inner = [index for index, word in enumerate(modifiers) if word in self.carriers]
-        if inner and head not in self.carriers:  # "flared skirt hem": flared for the dress
+        # "flared skirt hem": flared for the dress; but a piece keeps its material's modifiers
+        # ("purple silk border": the border is purple, the dress is not)
+        if inner and head not in self.carriers and cues().get(head) != PIECE:
             mentions.append(Mention((Term(modifiers[inner[-1]], NOUN),), negated))
             if inner[-1]:
                 mentions.extend(

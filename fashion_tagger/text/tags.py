@@ -376,7 +376,11 @@ def make_word_normaliser(lemmatize: bool):
     through the synonym table; "" for anything else (numbers, stop words, short words)."""
 
     def normalise(token: str, tag: str) -> str:
-        word = token_word(token, tag, lemmatize)
+        # a plural listed as it is names the things, not what its singular may mean too
+        # ("roses" are flowers, "rose" is also a colour)
+        word = token.lower()
+        if word not in phrases.synonyms():
+            word = token_word(token, tag, lemmatize)
         if word in phrases.synonyms():
             return phrases.canonical(word)
         return word if is_term_word(word) else ""

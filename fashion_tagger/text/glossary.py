@@ -256,7 +256,7 @@ class Lexicon:
         # first letters of the words a typing slip may be guessed as, to rule out guesses fast
         self.openings = {fold(entry.german)[:MIN_PART] for entry in entries}
         # the one-word English of the fashion nouns and adjectives, singular and plural: an
-        # English word in German text ("Shift Dresses", "Slip") stays as it is
+        # English word in German text ("Cocktail Dresses", "Slip") stays as it is
         self.english: dict[str, tuple[Entry, str]] = {}
         for entry in entries:
             if entry.pos in ("noun", "adj"):

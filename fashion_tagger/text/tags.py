@@ -372,12 +372,11 @@ PhraseLabels = tuple[list[list[str]], dict[str, list[str]], dict[str, tuple[int,
 
 
 def make_word_normaliser(lemmatize: bool):
-    """Token -> candidate word: lower-case alphabetic words (plurals singular with `lemmatize`)
+    """Token -> candidate word: lower-case alphabetic words (plurals singular with `lemmatize`,
+    unless the synonym table lists the plural: "roses" are flowers, "rose" also a colour)
     through the synonym table; "" for anything else (numbers, stop words, short words)."""
 
     def normalise(token: str, tag: str) -> str:
-        # a plural listed as it is names the things, not what its singular may mean too
-        # ("roses" are flowers, "rose" is also a colour)
         word = token.lower()
         if word not in phrases.synonyms():
             word = token_word(token, tag, lemmatize)

@@ -683,6 +683,9 @@ def test_a_relation_to_no_place_is_read_as_any_phrase(reader):
     assert reader("It has three rows of ruffles at the hem.")[-1:] == [["ruffle"]]
     assert reader("At this long black dress.") == [["dress"], ["long black", "|", "long", "black"]]
     assert reader("A bow at the waist.") == [["bow"]]
+    # a part whose modifier makes a listed term states that term, though a relation leads in
+    assert reader("Ruffles at the half-length sleeves.")[-1] == ["three-quarter sleeve", "sleeve"]
+    assert reader("Ruffles from the collar to the hem.") == [["ruffle"]]
 
 
 def test_a_verb_tag_joined_to_an_adjective_before_a_noun_is_an_adjective():

@@ -319,7 +319,7 @@ def adverb_as_adjective(tagged: TaggedSentence, index: int) -> bool:
     after_copula = index > 0 and cues().get(tagged[index - 1][0]) == COPULA
     ends_clause = not following or following[0] in (".", ",", ";", ":", "CC")
     word = tagged[index][0].lower()
-    if word in synonyms() or word in synonym_tags():
+    if is_listed(word):
         return after_copula or following[:1] == ["VBN"]
     return after_copula and ends_clause
 
@@ -338,7 +338,11 @@ def coordinated_with_adjective(tagged: TaggedSentence, index: int) -> bool:
 def names_with_head(word: str, head: str) -> bool:
     """Whether word + head (made singular) is a listed variant or tag ("round" + "necklines":
     round neckline), so that the word is read as a modifier of that head."""
-    phrase = f"{word} {head.removesuffix('s')}"
+    return is_listed(f"{word} {head.removesuffix('s')}")
+
+
+def is_listed(phrase: str) -> bool:
+    """Whether a word or phrase is a listed variant or tag ("half-length sleeve")."""
     return phrase in synonyms() or phrase in synonym_tags()
 
 
@@ -602,6 +606,8 @@ class SentenceReader:
         if tag:
             mentions.append(Mention((Term(tag, ADJECTIVE),), negated))
             return True
+        if cues().get(landmark) == PART and len(words) > 1 and is_listed(" ".join(words[-2:])):
+            return False  # "covered by half-length sleeves": the sleeves' own attribute
         return landmark in landmarks() or cues().get(landmark) in (PART, PLACE)
 
 

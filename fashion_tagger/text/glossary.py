@@ -51,7 +51,7 @@ PARTICIPLES_FILE = Path(__file__).parent / "resources" / "english_participles.ts
 # Bump when a change of this module alters translations: cached translations (keyed by the
 # lexicon's content, the participle table's and this number, see text.translation_cache) are
 # then not reused.
-VERSION = 5
+VERSION = 6
 HEADER = ("german", "english", "pos")
 
 POS_TAGS = {
@@ -244,17 +244,19 @@ class Lexicon:
         every = [*entries, *general]
         self.fingerprint = fingerprint or self._fingerprint(every)  # content hash, for caches
         self._by_key: dict[str, list[Entry]] = {}
+        self._fashion_by_key: dict[str, list[Entry]] = {}  # the same without general words
         self.phrases: dict[tuple[str, ...], Entry] = {}  # multi-word entries: handelt sich um
-        self.general = frozenset(general)
-        for entry in every:
+        for index, entry in enumerate(every):
             if " " in entry.german:
                 self.phrases[tuple(fold(word) for word in entry.german.split())] = entry
-            else:
-                self._by_key.setdefault(fold(entry.german), []).append(entry)
+                continue
+            self._by_key.setdefault(fold(entry.german), []).append(entry)
+            if index < len(entries):
+                self._fashion_by_key.setdefault(fold(entry.german), []).append(entry)
         self.longest_phrase = max(map(len, self.phrases), default=1)
         self.phrase_starts = {words[0] for words in self.phrases}
         # first letters of the words a typing slip may be guessed as, to rule out guesses fast
-        self.openings = {fold(entry.german)[:MIN_PART] for entry in entries}
+        self.openings = {key[:MIN_PART] for key in self._fashion_by_key}
         # the one-word English of the fashion nouns and adjectives, singular and plural: an
         # English word in German text ("Cocktail Dresses", "Slip") stays as it is
         self.english: dict[str, tuple[Entry, str]] = {}
@@ -322,8 +324,8 @@ class Lexicon:
     def find(self, key: str, allowed: frozenset[str], general: bool = True) -> Entry | None:
         """The first entry of a folded form whose part of speech is allowed (of the fashion
         words only, without `general`)."""
-        for entry in self._by_key.get(key, ()):
-            if entry.pos in allowed and (general or entry not in self.general):
+        for entry in (self._by_key if general else self._fashion_by_key).get(key, ()):
+            if entry.pos in allowed:
                 return entry
         return None
 

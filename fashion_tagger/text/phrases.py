@@ -607,7 +607,7 @@ class SentenceReader:
             mentions.append(Mention((Term(tag, ADJECTIVE),), negated))
             return True
         if cues().get(landmark) == PART and len(words) > 1 and is_listed(" ".join(words[-2:])):
-            return False  # "covered by half-length sleeves": the sleeves' own attribute
+            return False  # "ruffles at the half-length sleeves": the sleeves' own attribute
         return landmark in landmarks() or cues().get(landmark) in (PART, PLACE)
 
 
